@@ -1,0 +1,3 @@
+// Package smoke holds start-up checks for the dependency stack (the
+// go.mod pins without which gorgonia panics on Go 1.26).
+package smoke
