@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/levy-ml/levy/repro"
+)
+
+func runRepro(ctx context.Context, args []string) error {
+	def := repro.DefaultConfig(2)
+	fs := newFlags("repro")
+	table := fs.Int("table", 2, "1 (MSLE on α-stable data) or 2 (PRD F1 on the grid)")
+	alphas := fs.String("alpha", "1.5,1.6,1.7,1.8,1.9,2.0", "comma-separated diffusion α values (table columns)")
+	methods := fs.String("methods", "dlpm,dlim,lim,ddpm", "comma-separated rows: dlpm, dlim, lim, ddpm (ddpm only at α = 2)")
+	runs := fs.Int("runs", def.Runs, "independent seeds per cell")
+	epochs := fs.Int("epochs", def.Epochs, "training epochs (released: 20)")
+	steps := fs.Int("steps", 0, "training steps (overrides --epochs when > 0)")
+	T := fs.Int("T", def.T, "schedule length and DLPM/LIM/DDPM sampler steps")
+	dlimSteps := fs.Int("dlim-steps", def.DLIMSteps, "DLIM sampler steps")
+	n := fs.Int("n", def.N, "generated and real points per run")
+	gridStd := fs.Float64("grid-std", def.GridStd, "grid component std (0.1 released, 0.05 printed)")
+	par := fs.Int("parallel", def.Parallel, "runs trained at once")
+	seed := fs.Uint64("seed", 0, "base seed")
+	asJSON := fs.Bool("json", false, "print one JSON object per cell instead of the table")
+	asMD := fs.Bool("markdown", false, "print a Markdown table (levy, the paper, the official code) instead of the text table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := def
+	c.Table, c.Runs, c.Epochs, c.Steps, c.T, c.DLIMSteps, c.N, c.GridStd, c.Parallel, c.Seed =
+		*table, *runs, *epochs, *steps, *T, *dlimSteps, *n, *gridStd, *par, *seed
+	if *table != 1 && *table != 2 {
+		return flagError("table", *table, "want 1 or 2")
+	}
+	c.Alphas = nil
+	for _, s := range strings.Split(*alphas, ",") {
+		a, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return flagError("alpha", *alphas, fmt.Sprintf("%q is not a number", s))
+		}
+		if !(a > 1 && a <= 2) {
+			return flagError("alpha", *alphas, fmt.Sprintf("%v is outside (1, 2]", a))
+		}
+		c.Alphas = append(c.Alphas, a)
+	}
+	c.Methods = nil
+	for _, m := range strings.Split(*methods, ",") {
+		m = strings.TrimSpace(m)
+		switch m {
+		case repro.DLPM, repro.DLIM, repro.LIM, repro.DDPM:
+			c.Methods = append(c.Methods, m)
+		default:
+			return flagError("methods", *methods, fmt.Sprintf("unknown method %q (want dlpm, dlim, lim or ddpm)", m))
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	start := time.Now()
+	cells, err := repro.Run(ctx, c, func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Since(start).Round(time.Second)}, a...)...)
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		for _, cell := range cells {
+			if err := enc.Encode(cell); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if *asMD {
+		repro.WriteMarkdown(os.Stdout, c, cells)
+	} else {
+		repro.WriteTable(os.Stdout, c, cells)
+	}
+	fmt.Printf("\nwall time: %s\n", time.Since(start).Round(time.Second))
+	return nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/losses"
+	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/toy"
+)
+
+func runTrain(ctx context.Context, args []string) error {
+	fs := newFlags("train")
+	method := fs.String("method", "dlpm", "training method: dlpm, lim or ddpm")
+	alpha := fs.Float64("alpha", 1.7, "tail index of the diffusion noise, in (0, 2] (ignored by ddpm)")
+	dataset := fs.String("dataset", data2d.NameGrid9, "2-D dataset: grid9 or sas2d")
+	steps := fs.Int("steps", 0, "optimizer steps (0: use --epochs)")
+	epochs := fs.Int("epochs", 20, "epochs over the dataset when --steps is 0 (released setting: 20)")
+	seed := fs.Uint64("seed", 0, "random seed (data, weights, noise)")
+	out := fs.String("out", "", "directory to write the model to (required)")
+	T := fs.Int("T", 100, "DLPM/DDPM schedule length")
+	batch := fs.Int("batch", 1024, "batch size")
+	lr := fs.Float64("lr", 5e-3, "AdamW learning rate")
+	gridStd := fs.Float64("grid-std", 0.1, "grid9 component standard deviation (0.1 released, 0.05 printed)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{losses.DLPM, losses.LIM, losses.DDPM}, *method) {
+		return flagError("method", *method, "unknown method (want dlpm, lim or ddpm)")
+	}
+	if err := noise.CheckAlpha(*alpha); err != nil {
+		return flagError("alpha", *alpha, "outside (0, 2]")
+	}
+	if !slices.Contains(data2d.Names, *dataset) {
+		return flagError("dataset", *dataset, fmt.Sprintf("unknown dataset (want one of %v)", data2d.Names))
+	}
+	if *out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	if *steps < 0 {
+		return flagError("steps", *steps, "must be ≥ 0")
+	}
+	if *epochs <= 0 && *steps == 0 {
+		return flagError("epochs", *epochs, "must be > 0 when --steps is 0")
+	}
+	c, err := toy.DefaultTrainConfig(*method, *dataset, *alpha)
+	if err != nil {
+		return err
+	}
+	c.Steps, c.Epochs, c.Seed, c.T, c.Batch, c.Opt.LR = *steps, *epochs, *seed, *T, *batch, *lr
+	if *dataset == data2d.NameGrid9 {
+		c.Data.Std = *gridStd
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "training %s (α = %g) on %s: %d steps, batch %d, seed %d\n", c.Method, c.Alpha, c.Data.Name, c.TotalSteps(), c.Batch, c.Seed)
+	t, err := toy.Train(ctx, c, 2*time.Second, func(p toy.Progress) {
+		fmt.Fprintf(os.Stderr, "step %6d/%d  loss %.4f  %6.1f steps/s  elapsed %s  ETA %s\n",
+			p.Step, p.Total, p.Loss, p.StepsPerSec, p.Elapsed.Round(time.Second), p.ETA.Round(time.Second))
+	})
+	if err != nil {
+		return err
+	}
+	if err := toy.Save(*out, t); err != nil {
+		return err
+	}
+	fmt.Printf("model: %s\nsteps: %d\nfinal_loss: %.5f\ntrain_seconds: %.1f\n", *out, t.Steps, t.FinalLoss, t.Seconds)
+	return nil
+}

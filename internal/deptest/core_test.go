@@ -1,0 +1,39 @@
+package deptest
+
+import "testing"
+
+const mod = "github.com/levy-ml/levy"
+
+// The numeric core never touches the distributed layer (DEVELOPERS.md).
+var distributed = map[string]string{
+	"github.com/nats-io":        "the numeric core must not know about the message bus",
+	"github.com/hashicorp/raft": "the numeric core must not know about consensus",
+	"go.uber.org/zap":           "the numeric core never logs",
+	mod + "/allreduce":          "distributed layer",
+	mod + "/worker":             "distributed layer",
+	mod + "/coordinator":        "distributed layer",
+	mod + "/checkpoint":         "distributed layer (storage)",
+	mod + "/internal/wire":      "distributed layer (wire messages)",
+	"gorgonia.org/cu":           "GPU code lives behind the cuda build tag",
+}
+
+func TestCoreImports(t *testing.T) {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "mlp", "data2d", "metrics"} {
+		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, distributed) })
+	}
+}
+
+// TestCheckCatchesABannedImport proves the checker can fail: the losses
+// package does import gorgonia.
+func TestCheckCatchesABannedImport(t *testing.T) {
+	ft := &testing.T{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Check(ft, mod+"/losses", map[string]string{"gorgonia.org/gorgonia": "probe"})
+	}()
+	<-done
+	if !ft.Failed() {
+		t.Error("Check did not flag losses → gorgonia.org/gorgonia")
+	}
+}

@@ -1,0 +1,28 @@
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Check fails t if pkg depends, directly or not, on a package whose path
+// starts with one of the bad prefixes; reasons[prefix] says why it is banned.
+func Check(t *testing.T, pkg string, reasons map[string]string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for prefix, why := range reasons {
+			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+				t.Errorf("%s imports %s: %s", pkg, dep, why)
+			}
+		}
+	}
+}
