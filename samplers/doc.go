@@ -11,7 +11,7 @@
 //     variances Σ_k = σ_k² A_k + γ_k² Σ_{k−1}, Γ_k = σ_k² A_k/Σ_k;
 //     x ← (x − σ̄_k Γ_k ε̂)/γ_k + √(Γ_k Σ_{k−1})·N(0, I).
 //   - DLIM (spec §4): x ← (x − σ̄_k ε̂)/γ_k + (σ̄_{k−1}^α − ρ^α)^{1/α} ε̂
-//     + ρ√A_k·N(0, I), ρ = η σ̄_{k−1}; η = 0 is deterministic.
+//   - ρ√A_k·N(0, I), ρ = η σ̄_{k−1}; η = 0 is deterministic.
 //   - LIM (spec §5.4), r = a(t)/a(s), S = o·b(s)^{1−α}:
 //     SDE x ← r x + α²(r−1) S + (r^α − 1)^{1/α} ε′ (eq. 6), ODE x ← r x + α(r−1) S
 //     (eq. 8); at α = 2 the code's VP branch.

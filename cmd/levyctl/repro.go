@@ -29,6 +29,7 @@ func runRepro(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 0, "base seed")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell instead of the table")
 	asMD := fs.Bool("markdown", false, "print a Markdown table (levy, the paper, the official code) instead of the text table")
+	save := fs.String("save", "", "also write PREFIX.jsonl (the cells) and PREFIX.md (the Markdown table)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,6 +70,11 @@ func runRepro(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *save != "" {
+		if err := saveCells(*save, c, cells); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		for _, cell := range cells {
@@ -85,4 +91,27 @@ func runRepro(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("\nwall time: %s\n", time.Since(start).Round(time.Second))
 	return nil
+}
+
+func saveCells(prefix string, c repro.Config, cells []repro.Cell) error {
+	f, err := os.Create(prefix + ".jsonl")
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, cell := range cells {
+		if err := enc.Encode(cell); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	m, err := os.Create(prefix + ".md")
+	if err != nil {
+		return err
+	}
+	repro.WriteMarkdown(m, c, cells)
+	return m.Close()
 }

@@ -1,0 +1,352 @@
+package mlp
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// float is the element type of the kernels: float32 for training and
+// sampling, float64 for the gradient checks.
+type float interface{ float32 | float64 }
+
+// lnEps is LayerNorm's ε (PyTorch's default).
+const lnEps = 1e-5
+
+var blasImpl gonum.Implementation
+
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+// gemmSerial computes c = op(a)·op(b) + beta·c on one core; op(a) is
+// m×k, op(b) is k×n, all row-major.
+func gemmSerial[F float](tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		if useAsm && !tB {
+			c := any(c).([]float32)
+			for i := range m {
+				row := c[i*ldc : i*ldc+n]
+				if beta == 0 {
+					clear(row)
+				} else {
+					for j := range row {
+						row[j] *= float32(beta)
+					}
+				}
+			}
+			sgemmAcc(tA, m, n, k, a, lda, any(b).([]float32), ldb, c, ldc)
+			return
+		}
+		blasImpl.Sgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float32), ldb,
+			float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		blasImpl.Dgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float64), ldb,
+			float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// gemm is gemmSerial with the rows of c shared among the cores. Chunks
+// are small enough for gonum to stay on its serial path.
+func gemm[F float](tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	parallel(m, 64, func(lo, hi int) {
+		off := lo * lda
+		if tA {
+			off = lo
+		}
+		gemmSerial(tA, tB, hi-lo, n, k, a[off:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+// linearFwd computes z = x·wᵀ + b for x [n,in], w [out,in], b [out].
+func linearFwd[F float](z, x, w, b []F, n, in, out int) {
+	linearRows(z, x, prepW(w, in, out), b, n, in, out)
+}
+
+// weights is w [out,in] in the layout the GEMM wants: wᵀ [in,out] for
+// the assembly kernels (tB false), w itself for gonum (tB true).
+type weights[F float] struct {
+	w   []F
+	tB  bool
+	ldb int
+}
+
+func prepW[F float](w []F, in, out int) weights[F] {
+	if _, ok := any(w).([]float32); !ok || !useAsm {
+		return weights[F]{w, true, in}
+	}
+	wt := make([]F, in*out)
+	for o := range out {
+		for i := range in {
+			wt[i*out+o] = w[o*in+i]
+		}
+	}
+	return weights[F]{wt, false, out}
+}
+
+// linearRows is linearFwd with prepared weights.
+func linearRows[F float](z, x []F, w weights[F], b []F, n, in, out int) {
+	parallel(n, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(z[i*out:(i+1)*out], b)
+		}
+		gemmSerial(false, w.tB, hi-lo, out, in, x[lo*in:], in, w.w, w.ldb, 1, z[lo*out:], out)
+	})
+}
+
+// linearDX computes dx = dz·w for dz [n,out], w [out,in].
+func linearDX[F float](dx, dz, w []F, n, in, out int) {
+	gemm(false, false, n, in, out, dz, out, w, in, 0, dx, in)
+}
+
+// linearDW computes dw = dzᵀ·x for dz [n,out], x [n,in].
+func linearDW[F float](dw, dz, x []F, n, in, out int) {
+	parallel(out, max(1, (out+1)/2), func(lo, hi int) {
+		gemmSerial(true, false, hi-lo, in, n, dz[lo:], out, x, in, 0, dw[lo*in:], in)
+	})
+}
+
+// colSum sets db[j] = Σ_i dz[i,j] for dz [n,out], summing rows in order.
+func colSum[F float](db, dz []F, n, out int) {
+	clear(db)
+	for i := range n {
+		row := dz[i*out : (i+1)*out]
+		for j, v := range row {
+			db[j] += v
+		}
+	}
+}
+
+// sigmoidRow sets s = σ(u). float32 uses exp32, float64 math.Exp.
+func sigmoidRow[F float](s, u []F) {
+	switch s := any(s).(type) {
+	case []float32:
+		u := any(u).([]float32)
+		u = u[:len(s)]
+		for j, v := range u {
+			s[j] = 1 / (1 + exp32(-v))
+		}
+	case []float64:
+		u := any(u).([]float64)
+		u = u[:len(s)]
+		for j, v := range u {
+			s[j] = 1 / (1 + math.Exp(-v))
+		}
+	}
+}
+
+// siluRow sets y = u·σ(u) and s = σ(u); y may be u.
+func siluRow[F float](y, u, s []F) {
+	if y32, ok := any(y).([]float32); ok {
+		if done := siluFast(y32, any(s).([]float32), any(u).([]float32)); done > 0 {
+			y, u, s = y[done:], u[done:], s[done:]
+		}
+	}
+	sigmoidRow(s[:len(y)], u)
+	for j := range y {
+		y[j] = u[j] * s[j]
+	}
+}
+
+// siluGradSig sets d = dy·silu'(u) given s = σ(u); d may be dy or u.
+func siluGradSig[F float](d, dy, u, s []F) {
+	for j := range d {
+		sj := s[j]
+		d[j] = dy[j] * sj * (1 + u[j]*(1-sj))
+	}
+}
+
+// siluGradRow sets d = dy·silu'(u) = dy·σ(u)(1 + u(1 − σ(u))); d may be dy.
+func siluGradRow[F float](d, dy, u, s []F) {
+	sigmoidRow(s, u)
+	for j := range d {
+		sj := s[j]
+		d[j] = dy[j] * sj * (1 + u[j]*(1-sj))
+	}
+}
+
+// rowStats returns the mean and 1/sqrt(var + ε) of a row (biased
+// variance, two passes). Four partial sums break the add latency chain.
+func rowStats[F float](z []F) (mean, rstd F) {
+	var s0, s1, s2, s3 F
+	i := 0
+	for ; i+4 <= len(z); i += 4 {
+		s0 += z[i]
+		s1 += z[i+1]
+		s2 += z[i+2]
+		s3 += z[i+3]
+	}
+	for ; i < len(z); i++ {
+		s0 += z[i]
+	}
+	mean = ((s0 + s1) + (s2 + s3)) / F(len(z))
+	var q0, q1, q2, q3 F
+	i = 0
+	for ; i+4 <= len(z); i += 4 {
+		d0, d1, d2, d3 := z[i]-mean, z[i+1]-mean, z[i+2]-mean, z[i+3]-mean
+		q0 += d0 * d0
+		q1 += d1 * d1
+		q2 += d2 * d2
+		q3 += d3 * d3
+	}
+	for ; i < len(z); i++ {
+		d := z[i] - mean
+		q0 += d * d
+	}
+	q := ((q0 + q1) + (q2 + q3)) / F(len(z))
+	return mean, F(1 / math.Sqrt(float64(q)+lnEps))
+}
+
+// lnActFwd sets y = act(LN(z)·g + beta) row-wise for z [n,h]; act is SiLU
+// if silu, else the identity. y may be z. If sig is not nil, the
+// sigmoids of the SiLU are kept there for the backward pass.
+func lnActFwd[F float](y, z, g, beta, sig []F, n, h int, silu bool) {
+	parallel(n, rowGrain(h), func(lo, hi int) {
+		s := make([]F, h)
+		for i := lo; i < hi; i++ {
+			zr, yr := z[i*h:(i+1)*h], y[i*h:(i+1)*h]
+			mean, rstd := rowStats(zr)
+			for j := range yr {
+				yr[j] = (zr[j]-mean)*rstd*g[j] + beta[j]
+			}
+			if silu {
+				sr := s
+				if sig != nil {
+					sr = sig[i*h : (i+1)*h]
+				}
+				siluRow(yr, yr, sr)
+			}
+		}
+	})
+}
+
+// lnActBwd is the backward pass of lnActFwd. It writes dz [n,h] into
+// rows 0..n−1 of out [n+2,h], dg into row n and dbeta into row n+1.
+// sig holds the forward pass's sigmoids, or is nil to recompute them.
+// The reductions over rows use fixed chunks summed in order.
+func lnActBwd[F float](out, z, g, beta, dy, sig []F, n, h int, silu bool) {
+	grain := rowGrain(h)
+	chunks := (n + grain - 1) / grain
+	part := make([]F, chunks*2*h)
+	parallel(n, grain, func(lo, hi int) {
+		pg := part[(lo/grain)*2*h : (lo/grain)*2*h+h]
+		pb := part[(lo/grain)*2*h+h : (lo/grain+1)*2*h]
+		zh, du, s := make([]F, h), make([]F, h), make([]F, h)
+		for i := lo; i < hi; i++ {
+			zr, dyr, dz := z[i*h:(i+1)*h], dy[i*h:(i+1)*h], out[i*h:(i+1)*h]
+			mean, rstd := rowStats(zr)
+			for j := range zh {
+				zh[j] = (zr[j] - mean) * rstd
+			}
+			if silu {
+				for j := range du {
+					du[j] = zh[j]*g[j] + beta[j]
+				}
+				if sig != nil {
+					siluGradSig(du, dyr, du, sig[i*h:(i+1)*h])
+				} else {
+					siluGradRow(du, dyr, du, s)
+				}
+			} else {
+				copy(du, dyr)
+			}
+			var m1, m2 F
+			for j := range du {
+				pg[j] += du[j] * zh[j]
+				pb[j] += du[j]
+				d := du[j] * g[j]
+				m1 += d
+				m2 += d * zh[j]
+			}
+			m1 /= F(h)
+			m2 /= F(h)
+			for j := range dz {
+				dz[j] = rstd * (du[j]*g[j] - m1 - zh[j]*m2)
+			}
+		}
+	})
+	dg, db := out[n*h:(n+1)*h], out[(n+1)*h:(n+2)*h]
+	clear(dg)
+	clear(db)
+	for c := range chunks {
+		for j := range h {
+			dg[j] += part[c*2*h+j]
+			db[j] += part[c*2*h+h+j]
+		}
+	}
+}
+
+// addActFwd sets y = act(a + b) elementwise (b may be nil: y = act(a)).
+// If sig is not nil, the sigmoids are kept there for the backward pass.
+func addActFwd[F float](y, a, b, sig []F, h int, silu bool) {
+	n := len(y) / h
+	parallel(n, rowGrain(h), func(lo, hi int) {
+		s := make([]F, h)
+		for i := lo; i < hi; i++ {
+			yr, ar := y[i*h:(i+1)*h], a[i*h:(i+1)*h]
+			if b != nil {
+				br := b[i*h : (i+1)*h]
+				for j := range yr {
+					yr[j] = ar[j] + br[j]
+				}
+			} else {
+				copy(yr, ar)
+			}
+			if silu {
+				sr := s
+				if sig != nil {
+					sr = sig[i*h : (i+1)*h]
+				}
+				siluRow(yr, yr, sr)
+			}
+		}
+	})
+}
+
+// addActBwd sets d = dy·act'(a + b) (b may be nil); sig holds the
+// forward pass's sigmoids, or is nil to recompute them.
+func addActBwd[F float](d, a, b, dy, sig []F, h int) {
+	n := len(d) / h
+	parallel(n, rowGrain(h), func(lo, hi int) {
+		u, s := make([]F, h), make([]F, h)
+		for i := lo; i < hi; i++ {
+			ar := a[i*h : (i+1)*h]
+			if b != nil {
+				br := b[i*h : (i+1)*h]
+				for j := range u {
+					u[j] = ar[j] + br[j]
+				}
+			} else {
+				copy(u, ar)
+			}
+			if sig != nil {
+				siluGradSig(d[i*h:(i+1)*h], dy[i*h:(i+1)*h], u, sig[i*h:(i+1)*h])
+			} else {
+				siluGradRow(d[i*h:(i+1)*h], dy[i*h:(i+1)*h], u, s)
+			}
+		}
+	})
+}
+
+// exp32 is e^x in float32 to about 2 ulp: Cody–Waite reduction x = k·ln2
+// + r, |r| ≤ ln2/2, a degree-6 Taylor polynomial for e^r, and 2^k put
+// in the exponent bits. x is clamped to [−87, 88], which is all a
+// sigmoid needs (σ is then 0 or 1 to float32 precision).
+func exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+		magic = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
+	)
+	x = min(max(x, -87), 88)
+	fk := (x*log2e + magic) - magic
+	r := x - fk*ln2hi - fk*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(int32(fk)+127)<<23)
+}
