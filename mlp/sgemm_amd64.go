@@ -1,6 +1,10 @@
 package mlp
 
-import "math"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func kernNN(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
@@ -8,26 +12,8 @@ func kernNN(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int
 //go:noescape
 func kernTN(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-func xgetbv() (eax uint32)
-
 // hasAVX2FMA reports whether the CPU and OS support AVX2 and FMA.
-func hasAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, c1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c1&fma == 0 || c1&osxsave == 0 || c1&avx == 0 {
-		return false
-	}
-	if xgetbv()&6 != 6 { // XMM and YMM state enabled by the OS
-		return false
-	}
-	_, b7, _, _ := cpuid(7, 0)
-	return b7&(1<<5) != 0
-}
+func hasAVX2FMA() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
 // useAsm selects the AVX2 GEMM and useAsmSiLU the AVX2 SiLU; benchmarks
 // switch them off to measure what they buy.
