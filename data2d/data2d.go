@@ -81,9 +81,19 @@ func Generate(c Config, rng *rand.Rand) ([]float32, error) {
 
 // Grid9 draws n points of the imbalanced nine-Gaussian grid.
 func Grid9(rng *rand.Rand, n int, std float64) []float32 {
+	return GridMixture(rng, n, GridWeights[:], std)
+}
+
+// GridMixture draws n points of a mixture of Gaussians with standard
+// deviation std centred on {0,1,2}², component 3i+j at (i, j) having
+// weight weights[3i+j] (normalised here). It panics unless len(weights) is 9.
+func GridMixture(rng *rand.Rand, n int, weights []float64, std float64) []float32 {
+	if len(weights) != 9 {
+		panic(fmt.Sprintf("data2d: GridMixture: %d weights, want 9", len(weights)))
+	}
 	var cum [9]float64
 	var s float64
-	for i, w := range GridWeights {
+	for i, w := range weights {
 		s += w
 		cum[i] = s
 	}

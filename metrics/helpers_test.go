@@ -3,32 +3,21 @@ package metrics
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/levy-ml/levy/data2d"
 )
 
-// gridWeights are the row-major mixture weights of the ALGORITHMS.md §6.2
-// imbalanced 9-Gaussian grid (means {0,1,2}², (i,j) row-major).
-var gridWeights = []float64{0.01, 0.10, 0.30, 0.20, 0.02, 0.15, 0.02, 0.15, 0.05}
+var gridWeights = data2d.GridWeights[:]
 
-// sampleGrid draws n points of the 3×3 Gaussian grid with the given weights
-// (normalised here) and per-coordinate std s.
+// sampleGrid draws n points of the 3×3 Gaussian grid of data2d with the
+// given weights and per-coordinate std s, as float64.
 func sampleGrid(rng *rand.Rand, n int, weights []float64, s float64) []float64 {
-	cum := make([]float64, len(weights))
-	tot := 0.0
-	for i, w := range weights {
-		tot += w
-		cum[i] = tot
+	x := data2d.GridMixture(rng, n, weights, s)
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
 	}
-	x := make([]float64, 2*n)
-	for i := range n {
-		u := rng.Float64() * tot
-		c := 0
-		for c < len(cum)-1 && u >= cum[c] {
-			c++
-		}
-		x[2*i] = float64(c/3) + s*rng.NormFloat64()
-		x[2*i+1] = float64(c%3) + s*rng.NormFloat64()
-	}
-	return x
+	return y
 }
 
 func equalWeights() []float64 {
