@@ -106,8 +106,11 @@ func WriteMarkdown(w io.Writer, c Config, cells []Cell) {
 				}
 				return "–"
 			}},
-			{"official code, 2 cores", func(a float64) string {
-				if p, ok := OfficialValue(c.Table, m, a); ok {
+			{fmt.Sprintf("official code, 2 cores, %d epochs", c.Epochs), func(a float64) string {
+				if c.Steps > 0 {
+					return "–"
+				}
+				if p, ok := OfficialValue(c.Epochs, c.Table, m, a); ok {
 					if p.Std == 0 {
 						return fmt.Sprintf("%.3f", p.Mean)
 					}

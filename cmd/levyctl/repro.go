@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ func runRepro(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 0, "base seed")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell instead of the table")
 	asMD := fs.Bool("markdown", false, "print a Markdown table (levy, the paper, the official code) instead of the text table")
+	from := fs.String("from", "", "render the cells saved in FILE.jsonl by --save instead of running (give the same --table, --epochs, … as the run)")
 	save := fs.String("save", "", "also write PREFIX.jsonl (the cells) and PREFIX.md (the Markdown table)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -64,9 +66,15 @@ func runRepro(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	cells, err := repro.Run(ctx, c, func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Since(start).Round(time.Second)}, a...)...)
-	})
+	var cells []repro.Cell
+	var err error
+	if *from != "" {
+		cells, err = loadCells(*from, &c)
+	} else {
+		cells, err = repro.Run(ctx, c, func(format string, a ...any) {
+			fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Since(start).Round(time.Second)}, a...)...)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +97,9 @@ func runRepro(ctx context.Context, args []string) error {
 	} else {
 		repro.WriteTable(os.Stdout, c, cells)
 	}
-	fmt.Printf("\nwall time: %s\n", time.Since(start).Round(time.Second))
+	if *from == "" {
+		fmt.Fprintf(os.Stderr, "wall time: %s\n", time.Since(start).Round(time.Second))
+	}
 	return nil
 }
 
@@ -114,4 +124,39 @@ func saveCells(prefix string, c repro.Config, cells []repro.Cell) error {
 	}
 	repro.WriteMarkdown(m, c, cells)
 	return m.Close()
+}
+
+// loadCells reads cells saved by --save and narrows c's α and methods to
+// those present.
+func loadCells(path string, c *repro.Config) ([]repro.Cell, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, flagError("from", path, err.Error())
+	}
+	var cells []repro.Cell
+	var alphas []float64
+	var methods []string
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	for dec.More() {
+		var cell repro.Cell
+		if err := dec.Decode(&cell); err != nil {
+			return nil, flagError("from", path, "not a --save .jsonl file: "+err.Error())
+		}
+		if cell.Table != c.Table {
+			return nil, flagError("from", path, fmt.Sprintf("holds table %d, not --table %d", cell.Table, c.Table))
+		}
+		if !slices.Contains(alphas, cell.Alpha) {
+			alphas = append(alphas, cell.Alpha)
+		}
+		if !slices.Contains(methods, cell.Method) {
+			methods = append(methods, cell.Method)
+		}
+		cells = append(cells, cell)
+	}
+	slices.Sort(alphas)
+	c.Alphas, c.Methods = alphas, methods
+	if len(cells) > 0 {
+		c.Runs = cells[0].Runs
+	}
+	return cells, nil
 }
