@@ -37,6 +37,9 @@ func DefaultTrainConfig(method, dataset string, alpha float64) (TrainConfig, err
 	if err != nil {
 		return TrainConfig{}, err
 	}
+	if method == losses.DDPM {
+		alpha = 2 // plain Gaussian noise; recorded as 2 so model.json says what was trained
+	}
 	c := TrainConfig{Method: method, Alpha: alpha, T: 100, Data: dc, Epochs: 20, Batch: 1024,
 		Opt: mlp.DefaultAdamW(), Model: mlp.DefaultConfig()}
 	return c, c.Validate()
