@@ -106,7 +106,7 @@ func WriteMarkdown(w io.Writer, c Config, cells []Cell) {
 				}
 				return "–"
 			}},
-			{fmt.Sprintf("official code, 2 cores, %d epochs", c.Epochs), func(a float64) string {
+			{officialLabel(c), func(a float64) string {
 				if c.Steps > 0 {
 					return "–"
 				}
@@ -131,4 +131,11 @@ func WriteMarkdown(w io.Writer, c Config, cells []Cell) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+func officialLabel(c Config) string {
+	if c.Steps > 0 {
+		return fmt.Sprintf("official code, 2 cores, %d steps", c.Steps)
+	}
+	return fmt.Sprintf("official code, 2 cores, %d epochs", c.Epochs)
 }

@@ -99,6 +99,9 @@ type Cell struct {
 	Seconds float64   `json:"seconds"` // wall time of the runs behind this cell (training counted for every sampler that uses it)
 	Values  []float64 `json:"values"`
 	Paper   *Paper    `json:"paper,omitempty"`
+	// The training budget of the runs: epochs, or optimizer steps when > 0.
+	Epochs     int `json:"epochs"`
+	TrainSteps int `json:"train_steps,omitempty"`
 }
 
 // job trains one model and scores the samplers that use it.
@@ -212,7 +215,7 @@ func Run(ctx context.Context, c Config, logf func(format string, args ...any)) (
 			}
 			mean, std := metrics.MeanStd(v)
 			cell := Cell{Table: c.Table, Method: m, Alpha: a, Runs: len(v), Mean: mean, Std: std,
-				Seconds: secs[key{m, a}], Values: v}
+				Seconds: secs[key{m, a}], Values: v, Epochs: c.Epochs, TrainSteps: c.Steps}
 			if ref, ok := vals[key{DLPM, a}]; ok && m != DLPM && len(ref) > 1 && len(v) > 1 {
 				_, _, p := metrics.WelchSamples(v, ref)
 				cell.PValue = &p

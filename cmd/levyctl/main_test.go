@@ -112,3 +112,26 @@ func TestTrainThenSample(t *testing.T) {
 		t.Errorf("LIM sampler on a DLPM model: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestReproSaveThenRender(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "t2")
+	out, stderr, code := run(t, "repro", "--table", "2", "--alpha", "1.7", "--methods", "dlpm,lim", "--runs", "2",
+		"--steps", "10", "--n", "200", "--T", "10", "--dlim-steps", "5", "--save", prefix)
+	if code != 0 {
+		t.Fatalf("repro: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "DLPM") || !strings.Contains(out, "LIM") {
+		t.Fatalf("no table on stdout:\n%s", out)
+	}
+	md, stderr, code := run(t, "repro", "--table", "2", "--from", prefix+".jsonl", "--markdown")
+	if code != 0 {
+		t.Fatalf("repro --from: exit %d: %s", code, stderr)
+	}
+	saved, _ := os.ReadFile(prefix + ".md")
+	if md != string(saved) {
+		t.Errorf("--from rendering differs from the saved Markdown:\n%s\nvs\n%s", md, saved)
+	}
+	if _, stderr, code := run(t, "repro", "--table", "1", "--from", prefix+".jsonl"); code == 0 || !strings.Contains(stderr, "table 2") {
+		t.Errorf("--from with the wrong --table: exit %d, stderr %q", code, stderr)
+	}
+}

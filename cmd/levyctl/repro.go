@@ -30,7 +30,7 @@ func runRepro(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 0, "base seed")
 	asJSON := fs.Bool("json", false, "print one JSON object per cell instead of the table")
 	asMD := fs.Bool("markdown", false, "print a Markdown table (levy, the paper, the official code) instead of the text table")
-	from := fs.String("from", "", "render the cells saved in FILE.jsonl by --save instead of running (give the same --table, --epochs, … as the run)")
+	from := fs.String("from", "", "render the cells saved in FILE.jsonl by --save instead of running (with the same --table; --epochs for files that do not record it)")
 	save := fs.String("save", "", "also write PREFIX.jsonl (the cells) and PREFIX.md (the Markdown table)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -157,6 +157,9 @@ func loadCells(path string, c *repro.Config) ([]repro.Cell, error) {
 	c.Alphas, c.Methods = alphas, methods
 	if len(cells) > 0 {
 		c.Runs = cells[0].Runs
+		if cells[0].Epochs > 0 || cells[0].TrainSteps > 0 { // files written before these fields keep the flags
+			c.Epochs, c.Steps = cells[0].Epochs, cells[0].TrainSteps
+		}
 	}
 	return cells, nil
 }
