@@ -14,6 +14,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
 )
 
@@ -28,17 +29,9 @@ func main() {
 	}
 }
 
-func mse(out, target *G.Node) (*G.Node, error) {
-	d, err := G.Sub(out, target)
-	if err != nil {
-		return nil, err
-	}
-	sq, err := G.Square(d)
-	if err != nil {
-		return nil, err
-	}
-	return G.Mean(sq)
-}
+// mse is the loss levy trains DDPM with: the fused losses.MSE Op, the
+// counterpart of PyTorch's ((out − target)²).mean().
+func mse(out, target *G.Node) (*G.Node, error) { return losses.Graph(losses.MSE, out, target) }
 
 func run(n, steps, warm int) error {
 	m, err := mlp.New(mlp.DefaultConfig(), 1)
