@@ -211,3 +211,36 @@ func median(x []float64) float64 {
 	}
 	return c[len(c)/2]
 }
+
+// TestLIMBetaMax: capping β changes the α = 2 Euler steps (so the option
+// acts) and the sampler still lands on the data.
+func TestLIMBetaMax(t *testing.T) {
+	mu := []float64{0.5, 0.25}
+	l, _ := schedule.NewLIM(2)
+	net := &pointMass{mu: mu, alpha: 2, lim: true, limSch: l}
+	var outs [2][]float32
+	for i, bm := range []float64{0, 20} {
+		x, err := Sample(net, Config{Method: LIMSDE, Alpha: 2, Steps: 200, BetaMax: bm}, 500, 2, rand.New(rand.NewPCG(7, 8)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = x
+		var d []float64
+		for j := 0; j < len(x); j += 2 {
+			d = append(d, math.Hypot(float64(x[j])-mu[0], float64(x[j+1])-mu[1]))
+		}
+		if m := median(d); m > 0.05 {
+			t.Errorf("BetaMax %v: median distance to μ %.4f, want < 0.05", bm, m)
+		}
+	}
+	same := true
+	for i := range outs[0] {
+		same = same && outs[0][i] == outs[1][i]
+	}
+	if same {
+		t.Error("BetaMax 20 gave the same samples as no cap")
+	}
+	if (Config{Method: LIMSDE, Alpha: 2, Steps: 10, BetaMax: -1}).Validate() == nil {
+		t.Error("BetaMax −1 accepted")
+	}
+}

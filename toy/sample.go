@@ -18,6 +18,7 @@ type SampleConfig struct {
 	Eta     float64 // DLIM / DDIM
 	Grid    string  // LIM time grid
 	Clip    float64 // output clamp; the reference clamps 2-D samples to [−6, 6]
+	BetaMax float64 // cap on β(t) in LIM's α = 2 step (0: none, as the reference)
 }
 
 // DefaultClip is the reference code's clamp of generated 2-D points.
@@ -49,7 +50,7 @@ func Sample(t *Trained, sc SampleConfig) ([]float32, error) {
 		return nil, fmt.Errorf("toy: N = %d, want > 0", sc.N)
 	}
 	cfg := samplers.Config{Method: sc.Sampler, Alpha: t.Config.Alpha, Steps: sc.Steps, Eta: sc.Eta,
-		Grid: sc.Grid, ClampA: t.Config.ClampA, Clip: sc.Clip}
+		Grid: sc.Grid, ClampA: t.Config.ClampA, Clip: sc.Clip, BetaMax: sc.BetaMax}
 	return samplers.Sample(t.Model, cfg, sc.N, t.Config.Model.Dim, samplerRNG(sc.Seed))
 }
 

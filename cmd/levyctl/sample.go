@@ -27,6 +27,7 @@ func runSample(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 0, "random seed")
 	eta := fs.Float64("eta", 0, "DLIM/DDIM stochasticity in [0, 1]")
 	grid := fs.String("grid", "linear", "LIM time grid: linear or quadratic")
+	betaMax := fs.Float64("beta-max", 0, "cap β(t) in LIM's α = 2 step (20 as in the LIM authors' code; 0: no cap, as the DLPM repository)")
 	out := fs.String("out", "", "directory for samples.csv, samples.png and metrics.json (required)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -56,7 +57,10 @@ func runSample(ctx context.Context, args []string) error {
 	if *sampler == "" {
 		*sampler = toy.Compatible(t.Config.Method)[0]
 	}
-	sc := toy.SampleConfig{Sampler: *sampler, Steps: *steps, N: *n, Seed: *seed, Eta: *eta, Grid: *grid, Clip: toy.DefaultClip}
+	if *betaMax < 0 {
+		return flagError("beta-max", *betaMax, "must be ≥ 0")
+	}
+	sc := toy.SampleConfig{Sampler: *sampler, Steps: *steps, N: *n, Seed: *seed, Eta: *eta, Grid: *grid, Clip: toy.DefaultClip, BetaMax: *betaMax}
 	t0 := time.Now()
 	gen, err := toy.Sample(t, sc)
 	if err != nil {
