@@ -233,21 +233,23 @@ func (t *kdTree) fillMaxR2(ni int32) float64 {
 	return m
 }
 
+// dist2 is the squared distance from point i to q, with a 2-D fast path.
+func (t *kdTree) dist2(i int32, q []float64) float64 {
+	if t.d == 2 {
+		dx, dy := t.pts[2*i]-q[0], t.pts[2*i+1]-q[1]
+		return dx*dx + dy*dy
+	}
+	return sqDist(t.pts[int(i)*t.d:int(i+1)*t.d], q)
+}
+
 // knn updates best (ascending squared distances, fixed length) with the
 // points of node ni.
 func (t *kdTree) knn(ni int32, q []float64, best []float64) {
 	nd := t.nodes[ni]
 	last := len(best) - 1
 	if nd.left < 0 {
-		d := t.d
 		for i := nd.lo; i < nd.hi; i++ {
-			var v float64
-			if d == 2 {
-				dx, dy := t.pts[2*i]-q[0], t.pts[2*i+1]-q[1]
-				v = dx*dx + dy*dy
-			} else {
-				v = sqDist(t.pts[int(i)*d:int(i+1)*d], q)
-			}
+			v := t.dist2(i, q)
 			if v < best[last] {
 				j := last
 				for j > 0 && best[j-1] > v {
@@ -281,16 +283,8 @@ func (t *kdTree) inAnyBall(q []float64) bool {
 func (t *kdTree) ball(ni int32, q []float64) bool {
 	nd := t.nodes[ni]
 	if nd.left < 0 {
-		d := t.d
 		for i := nd.lo; i < nd.hi; i++ {
-			var v float64
-			if d == 2 {
-				dx, dy := t.pts[2*i]-q[0], t.pts[2*i+1]-q[1]
-				v = dx*dx + dy*dy
-			} else {
-				v = sqDist(t.pts[int(i)*d:int(i+1)*d], q)
-			}
-			if v < t.r2[i] {
+			if t.dist2(i, q) < t.r2[i] {
 				return true
 			}
 		}
