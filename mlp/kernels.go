@@ -281,6 +281,19 @@ func lnActBwd[F float](out, z, g, beta, dy, sig []F, n, h int, silu bool) {
 	}
 }
 
+// addRow sets dst = a[i] + b[i] for row i of width h (b may be nil).
+func addRow[F float](dst, a, b []F, i, h int) {
+	ar := a[i*h : (i+1)*h]
+	if b == nil {
+		copy(dst, ar)
+		return
+	}
+	br := b[i*h : (i+1)*h]
+	for j := range dst {
+		dst[j] = ar[j] + br[j]
+	}
+}
+
 // addActFwd sets y = act(a + b) elementwise (b may be nil: y = act(a)).
 // If sig is not nil, the sigmoids are kept there for the backward pass.
 func addActFwd[F float](y, a, b, sig []F, h int, silu bool) {
@@ -288,15 +301,8 @@ func addActFwd[F float](y, a, b, sig []F, h int, silu bool) {
 	parallel(n, rowGrain(h), func(lo, hi int) {
 		s := make([]F, h)
 		for i := lo; i < hi; i++ {
-			yr, ar := y[i*h:(i+1)*h], a[i*h:(i+1)*h]
-			if b != nil {
-				br := b[i*h : (i+1)*h]
-				for j := range yr {
-					yr[j] = ar[j] + br[j]
-				}
-			} else {
-				copy(yr, ar)
-			}
+			yr := y[i*h : (i+1)*h]
+			addRow(yr, a, b, i, h)
 			if silu {
 				sr := s
 				if sig != nil {
@@ -315,15 +321,7 @@ func addActBwd[F float](d, a, b, dy, sig []F, h int) {
 	parallel(n, rowGrain(h), func(lo, hi int) {
 		u, s := make([]F, h), make([]F, h)
 		for i := lo; i < hi; i++ {
-			ar := a[i*h : (i+1)*h]
-			if b != nil {
-				br := b[i*h : (i+1)*h]
-				for j := range u {
-					u[j] = ar[j] + br[j]
-				}
-			} else {
-				copy(u, ar)
-			}
+			addRow(u, a, b, i, h)
 			if sig != nil {
 				siluGradSig(d[i*h:(i+1)*h], dy[i*h:(i+1)*h], u, sig[i*h:(i+1)*h])
 			} else {
