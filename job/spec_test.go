@@ -1,0 +1,136 @@
+package job
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	s := Default()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckWorkers(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.StepsPerEpoch(); got != 31 {
+		t.Errorf("StepsPerEpoch = %d, want 31 (32000/1024, last partial batch dropped)", got)
+	}
+}
+
+func TestParseYAMLAndJSONAgree(t *testing.T) {
+	y := "name: lim-run\nmethod: lim\nalpha: 1.5\nsteps: 300\nglobal_batch: 512\nsample:\n  steps: 50\n"
+	j := `{"name": "lim-run", "method": "lim", "alpha": 1.5, "steps": 300, "global_batch": 512, "sample": {"steps": 50}}`
+	a, err := Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse([]byte(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.JSON()) != string(b.JSON()) {
+		t.Fatalf("YAML and JSON differ:\n%s\n%s", a.JSON(), b.JSON())
+	}
+	if a.Sample.Sampler != "lim-sde" || a.Sample.N != Default().Sample.N || a.LR != Default().LR {
+		t.Errorf("defaults not applied: %+v", a)
+	}
+	back, err := FromJSON(a.JSON())
+	if err != nil || string(back.JSON()) != string(a.JSON()) {
+		t.Fatalf("FromJSON round trip: %v", err)
+	}
+}
+
+func TestParseRefusesBadSpecs(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"", "empty"},
+		{"alpha: 2.5", `"alpha" = 2.5`},
+		{"alpha: 0", `"alpha" = 0`},
+		{"method: gan", `"method" = "gan"`},
+		{"alhpa: 1.5", `unknown field "alhpa"`},
+		{"steps: -3", `"steps" = -3`},
+		{"steps: many", "steps"},
+		{"global_batch: 0", `"global_batch" = 0`},
+		{"global_batch: 64000", `want ≤ data_n`},
+		{"lr: .nan", `"lr"`},
+		{"ema: 1", `"ema" = 1`},
+		{"dataset: cifar11", `"dataset" = "cifar11"`},
+		{"name: ../../etc", `"name"`},
+		{"name: a/b", `"name"`},
+		{"checkpoint_every: 0", `"checkpoint_every" = 0`},
+		{"keep: 0", `"keep" = 0`},
+		{"sample: {sampler: lim-ode}", `"sample.sampler" = "lim-ode"`},
+		{"model: {hidden: 0}", `"model.hidden" = 0`},
+		{"{", "did not find"},
+		{"[1, 2]", "cannot unmarshal"},
+	} {
+		_, err := Parse([]byte(c.spec))
+		if err == nil {
+			t.Errorf("Parse(%q) accepted", c.spec)
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid mentioning %q", c.spec, err, c.want)
+		}
+	}
+}
+
+func TestMethodPicksItsSampler(t *testing.T) {
+	s, err := Parse([]byte("method: ddpm\nalpha: 1.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sample.Sampler != "ddpm" || s.Alpha != 2 {
+		t.Errorf("ddpm job: sampler %q alpha %v, want ddpm and 2", s.Sample.Sampler, s.Alpha)
+	}
+}
+
+func TestCheckWorkers(t *testing.T) {
+	s := Default()
+	s.GlobalBatch = 1000
+	if err := s.CheckWorkers(3); err == nil || !strings.Contains(err.Error(), "global_batch") {
+		t.Errorf("1000 over 3 workers: %v", err)
+	}
+	if err := s.CheckWorkers(0); err == nil {
+		t.Error("0 workers accepted")
+	}
+	if err := s.CheckWorkers(8); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestReadFileNamesTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(p, []byte("alpha: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(p)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "alpha") {
+		t.Errorf("ReadFile: %v", err)
+	}
+	if _, err := ReadFile(p + ".missing"); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("method: lim\nalpha: 1.5\n"))
+	f.Add([]byte(Default().JSON()))
+	f.Add([]byte("sample: {n: 10}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b)
+		if err != nil {
+			return
+		}
+		back, err := FromJSON(s.JSON())
+		if err != nil {
+			t.Fatalf("a valid spec does not survive JSON: %v", err)
+		}
+		if string(back.JSON()) != string(s.JSON()) {
+			t.Fatalf("JSON round trip changed the spec")
+		}
+	})
+}
