@@ -15,13 +15,22 @@ func splitmix64(x uint64) uint64 {
 // example rank and step, or a purpose tag). The same arguments always
 // give the same stream; different arguments give unrelated streams.
 func Stream(seed uint64, parts ...uint64) *rand.Rand {
-	hi := splitmix64(seed)
-	lo := splitmix64(seed ^ 0x5851f42d4c957f2d)
+	return rand.New(rand.NewPCG(streamSeeds(seed, parts)))
+}
+
+// Reseed sets p to the state Stream(seed, parts...) starts from, so that a
+// hot loop that needs many short streams (one per training example) can
+// reuse one source without allocating.
+func Reseed(p *rand.PCG, seed uint64, parts ...uint64) { p.Seed(streamSeeds(seed, parts)) }
+
+func streamSeeds(seed uint64, parts []uint64) (hi, lo uint64) {
+	hi = splitmix64(seed)
+	lo = splitmix64(seed ^ 0x5851f42d4c957f2d)
 	for _, p := range parts {
 		hi = splitmix64(hi ^ p)
 		lo = splitmix64(lo + p*0x2545f4914f6cdd1d)
 	}
-	return rand.New(rand.NewPCG(hi, lo))
+	return hi, lo
 }
 
 // Purpose tags for Stream, so that the draws of different parts of a run

@@ -377,6 +377,20 @@ func TestStreamReproducible(t *testing.T) {
 	}
 }
 
+func TestReseedMatchesStream(t *testing.T) {
+	p := rand.NewPCG(0, 0)
+	r := rand.New(p)
+	for step := uint64(0); step < 3; step++ {
+		Reseed(p, 9, TagTrain, step, 17)
+		want := Stream(9, TagTrain, step, 17)
+		for i := range 5 {
+			if x, y := r.Uint64(), want.Uint64(); x != y {
+				t.Fatalf("step %d draw %d: Reseed gave %x, Stream %x", step, i, x, y)
+			}
+		}
+	}
+}
+
 func BenchmarkGeneratorFill(b *testing.B) {
 	for _, c := range []struct {
 		name string
