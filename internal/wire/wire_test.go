@@ -1,0 +1,109 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func samples() []Message {
+	return []Message{
+		&Join{Worker: "w-1", Role: RoleWorker, Host: "node7", PID: 42, GPU: -1},
+		&JoinReply{OK: true},
+		&JoinReply{Error: "job full"},
+		&Assign{Job: "dlpm-grid9", Spec: json.RawMessage(`{"alpha":1.7}`), Rank: 1, World: 2,
+			Ring: []string{"a", "b"}, Generation: 3, RunDir: "runs/dlpm-grid9", Resume: "runs/x/checkpoints/step-00000100"},
+		&Command{Job: "j", Kind: CmdStop},
+		&Progress{Job: "j", Step: 10, Total: 100, Loss: 0.5, StepsPerSec: 60, AllReduceMS: 1.5},
+		&Checkpoint{Job: "j", Step: 500, Dir: "runs/j/checkpoints/step-00000500", Last: true},
+		&Done{Job: "j", Rank: 3, Step: 2000, Error: "ring broken"},
+		&Samples{Job: "j", Step: 500, Dir: "d", Metrics: map[string]float64{"prd_f1": 0.9}},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, m := range samples() {
+		b, err := Encode(m)
+		if err != nil {
+			t.Fatalf("Encode(%T): %v", m, err)
+		}
+		got := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
+		if err := Decode(b, got); err != nil {
+			t.Fatalf("Decode(%s): %v", b, err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("round trip of %T: got %+v, want %+v", m, got, m)
+		}
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		m    Message
+		want string
+	}{
+		{`{"v":2,"job":"j","kind":"stop"}`, &Command{}, "protocol version 2"},
+		{`{"v":1,"job":"j","kind":"reboot"}`, &Command{}, `command "reboot"`},
+		{`{"v":1,"job":"a.b","kind":"stop"}`, &Command{}, `job ID "a.b"`},
+		{`{"v":1,"job":"j","kind":"stop","x":1}`, &Command{}, "unknown field"},
+		{`{"v":1,"job":"j","kind":"stop"} {}`, &Command{}, "trailing data"},
+		{`{"v":1,"job":"j","spec":{},"rank":2,"world":2,"ring":["a","b"],"run_dir":"r"}`, &Assign{}, "rank 2 of world 2"},
+		{`{"v":1,"job":"j","spec":{},"rank":0,"world":2,"ring":["a","a"],"run_dir":"r"}`, &Assign{}, "repeated"},
+		{`{"v":1,"job":"j","spec":[1],"rank":0,"world":1,"ring":["a"],"run_dir":"r"}`, &Assign{}, "not a JSON object"},
+		{`{"v":1,"worker":"w","role":"boss"}`, &Join{}, `role "boss"`},
+		{`{"v":1,"ok":false}`, &JoinReply{}, "without a reason"},
+		{`[`, &Done{}, "unexpected EOF"},
+		{strings.Repeat(" ", MaxMessage+1), &Done{}, "the limit is"},
+	} {
+		err := Decode([]byte(c.in), c.m)
+		if !errors.Is(err, ErrMessage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Decode(%.60s) = %v, want ErrMessage mentioning %q", c.in, err, c.want)
+		}
+	}
+}
+
+func TestEncodeValidates(t *testing.T) {
+	if _, err := Encode(&Command{Job: "j", Kind: "nope"}); err == nil {
+		t.Error("Encode accepted an unknown command")
+	}
+}
+
+func TestSubjectsAreTokens(t *testing.T) {
+	if got := RingPrefix("job-1", 7); got != "levy.job.job-1.ar.7" {
+		t.Errorf("RingPrefix = %q", got)
+	}
+	if ValidID("a.b") || ValidID("a b") || ValidID("") || ValidID(">") || !ValidID("w_1-A") {
+		t.Error("ValidID accepts a subject wildcard or separator, or refuses a plain ID")
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to every decoder: none may panic, and a
+// message that decodes must encode and decode to the same value.
+func FuzzDecode(f *testing.F) {
+	for _, m := range samples() {
+		b, _ := Encode(m)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}} {
+			if Decode(b, m) != nil {
+				continue
+			}
+			enc, err := Encode(m)
+			if err != nil {
+				t.Fatalf("%T decoded but does not encode: %v", m, err)
+			}
+			again := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
+			if err := Decode(enc, again); err != nil {
+				t.Fatalf("%T: re-decode: %v", m, err)
+			}
+			if enc2, _ := Encode(again); string(enc2) != string(enc) {
+				t.Fatalf("%T: encoding changed: %s vs %s", m, enc2, enc)
+			}
+		}
+	})
+}
