@@ -14,9 +14,15 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/levy-ml/levy/data2d"
-	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/samplers"
+)
+
+// The training methods (the names of package losses, which this package
+// does not import so that the coordinator stays free of gorgonia).
+const (
+	DLPM = "dlpm"
+	LIM  = "lim"
+	DDPM = "ddpm"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -63,13 +69,13 @@ type Spec struct {
 // The network, T, batch, learning rate and sampler are the released 2-D
 // settings (spec §6.3); 2000 steps is about 64 epochs of the 32 000
 // points, enough for an F1 well above 0.85 (20 epochs give 0.875 ± 0.015).
+// The network is mlp.DefaultConfig and the optimiser mlp.DefaultAdamW
+// (a test checks that they agree).
 func Default() Spec {
-	m := mlp.DefaultConfig()
-	a := mlp.DefaultAdamW()
 	return Spec{
-		Name: "dlpm-grid9", Method: losses.DLPM, Alpha: 1.7, Dataset: data2d.NameGrid9, DataN: 32000,
-		Model: Model{Hidden: m.Hidden, Blocks: m.Blocks, TimeEmbed: m.TimeEmbed},
-		T:     100, GlobalBatch: 1024, LR: a.LR, WeightDecay: a.WeightDecay, EMA: 0.999,
+		Name: "dlpm-grid9", Method: DLPM, Alpha: 1.7, Dataset: data2d.NameGrid9, DataN: 32000,
+		Model: Model{Hidden: 64, Blocks: 5, TimeEmbed: 32},
+		T:     100, GlobalBatch: 1024, LR: 5e-3, WeightDecay: 0.01, EMA: 0.999,
 		Steps: 2000, CkptEvery: 500, Keep: 3, Seed: 1,
 		Sample: Sample{Sampler: samplers.DLPM, Steps: 100, N: 15000, Clip: 6},
 	}
@@ -101,7 +107,7 @@ func Parse(b []byte) (Spec, error) {
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return Spec{}, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err, b))
 	}
-	if s.Method == losses.DDPM {
+	if s.Method == DDPM {
 		s.Alpha = 2
 	}
 	return s, s.Validate()
@@ -150,9 +156,9 @@ func yamlMessage(err error, src []byte) string {
 // DefaultSampler is the sampler that goes with a training method.
 func DefaultSampler(method string) string {
 	switch method {
-	case losses.LIM:
+	case LIM:
 		return samplers.LIMSDE
-	case losses.DDPM:
+	case DDPM:
 		return samplers.DDPM
 	}
 	return samplers.DLPM
@@ -161,11 +167,11 @@ func DefaultSampler(method string) string {
 // compatible lists the samplers that fit a method.
 func compatible(method string) []string {
 	switch method {
-	case losses.DLPM:
+	case DLPM:
 		return []string{samplers.DLPM, samplers.DLIM}
-	case losses.LIM:
+	case LIM:
 		return []string{samplers.LIMSDE, samplers.LIMODE}
-	case losses.DDPM:
+	case DDPM:
 		return []string{samplers.DDPM, samplers.DDIM}
 	}
 	return nil
@@ -183,7 +189,7 @@ func (s Spec) Validate() error {
 	switch {
 	case !nameRE.MatchString(s.Name) || strings.Contains(s.Name, ".."):
 		return bad("name", fmt.Sprintf("%q", s.Name), "want 1–64 letters, digits, '_', '-' or '.', starting with a letter or digit (it names the run directory)")
-	case s.Method != losses.DLPM && s.Method != losses.LIM && s.Method != losses.DDPM:
+	case s.Method != DLPM && s.Method != LIM && s.Method != DDPM:
 		return bad("method", fmt.Sprintf("%q", s.Method), "want dlpm, lim or ddpm")
 	case !(s.Alpha > 0 && s.Alpha <= 2):
 		return bad("alpha", s.Alpha, "want a tail index in (0, 2]")
@@ -197,7 +203,7 @@ func (s Spec) Validate() error {
 		return bad("model.blocks", s.Model.Blocks, "want 1 … 64")
 	case s.Model.TimeEmbed <= 0 || s.Model.TimeEmbed > 4096:
 		return bad("model.time_embed", s.Model.TimeEmbed, "want 1 … 4096")
-	case s.Method != losses.LIM && (s.T < 2 || s.T > 100000):
+	case s.Method != LIM && (s.T < 2 || s.T > 100000):
 		return bad("T", s.T, "want 2 … 100000 schedule steps")
 	case s.GlobalBatch <= 0 || s.GlobalBatch > 1<<20:
 		return bad("global_batch", s.GlobalBatch, "want 1 … 1048576")
@@ -252,23 +258,6 @@ func (s Spec) CheckWorkers(n int) error {
 // remainder of the shuffled data is dropped, so that no point is used
 // twice in an epoch.
 func (s Spec) StepsPerEpoch() int { return s.DataN / s.GlobalBatch }
-
-// MLP is the network configuration of the job.
-func (s Spec) MLP() mlp.Config {
-	return mlp.Config{Dim: 2, Hidden: s.Model.Hidden, Blocks: s.Model.Blocks, TimeEmbed: s.Model.TimeEmbed}
-}
-
-// Optimizer is the job's AdamW (PyTorch's betas and eps).
-func (s Spec) Optimizer() mlp.AdamW {
-	o := mlp.DefaultAdamW()
-	o.LR, o.WeightDecay = s.LR, s.WeightDecay
-	return o
-}
-
-// Losses is the training-noise configuration.
-func (s Spec) Losses() losses.Config {
-	return losses.Config{Method: s.Method, Alpha: s.Alpha, T: s.T}
-}
 
 // Data is the dataset configuration.
 func (s Spec) Data() (data2d.Config, error) {

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/levy-ml/levy/losses"
+	"github.com/levy-ml/levy/mlp"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -133,4 +136,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("JSON round trip changed the spec")
 		}
 	})
+}
+
+func TestDefaultsMatchTheCore(t *testing.T) {
+	d := Default()
+	m, a := mlp.DefaultConfig(), mlp.DefaultAdamW()
+	if d.Model.Hidden != m.Hidden || d.Model.Blocks != m.Blocks || d.Model.TimeEmbed != m.TimeEmbed {
+		t.Errorf("job model %+v, mlp default %+v", d.Model, m)
+	}
+	if d.LR != a.LR || d.WeightDecay != a.WeightDecay {
+		t.Errorf("job lr %v wd %v, mlp default %+v", d.LR, d.WeightDecay, a)
+	}
+	if DLPM != losses.DLPM || LIM != losses.LIM || DDPM != losses.DDPM {
+		t.Error("method names differ from package losses")
+	}
 }

@@ -14,6 +14,8 @@ var distributed = map[string]string{
 	mod + "/coordinator":        "distributed layer",
 	mod + "/checkpoint":         "distributed layer (storage)",
 	mod + "/internal/wire":      "distributed layer (wire messages)",
+	mod + "/local":              "distributed layer (in-process cluster)",
+	mod + "/job":                "distributed layer (job specs)",
 	"gorgonia.org/cu":           "GPU code lives behind the cuda build tag",
 }
 
@@ -35,5 +37,21 @@ func TestCheckCatchesABannedImport(t *testing.T) {
 	<-done
 	if !ft.Failed() {
 		t.Error("Check did not flag losses → gorgonia.org/gorgonia")
+	}
+}
+
+// TestCoordinatorIsPureGo: the coordinator package (and the job spec and
+// wire messages it uses) never links gorgonia or the model, so a head
+// node's coordinator needs no numeric stack.
+func TestCoordinatorIsPureGo(t *testing.T) {
+	bad := map[string]string{
+		"gorgonia.org":     "the coordinator never runs the network",
+		mod + "/mlp":       "the coordinator never runs the network",
+		mod + "/losses":    "the coordinator never runs the network",
+		mod + "/worker":    "the coordinator talks to workers through NATS only",
+		mod + "/allreduce": "the coordinator takes no part in gradient exchange",
+	}
+	for _, p := range []string{"coordinator", "job", "internal/wire", "checkpoint"} {
+		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
 	}
 }
