@@ -16,6 +16,7 @@
 //	levy.job.<job>.ctl                 coordinator → workers: Command
 //	levy.job.<job>.progress            rank 0 → coordinator: Progress
 //	levy.job.<job>.ckpt                rank 0 → coordinator, samplers: Checkpoint
+//	levy.job.<job>.ready               every rank → coordinator: Ready
 //	levy.job.<job>.done                every rank → coordinator: Done
 //	levy.job.<job>.samples             sampler → coordinator: Samples
 //	levy.job.<job>.ar.<generation>     prefix of the all-reduce subjects (one per rank)

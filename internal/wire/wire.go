@@ -70,23 +70,36 @@ type Assign struct {
 	Spec       json.RawMessage `json:"spec"` // job.Spec as JSON
 	Rank       int             `json:"rank"`
 	World      int             `json:"world"`
-	Ring       []string        `json:"ring"`       // worker IDs in rank order
-	Generation uint64          `json:"generation"` // ring generation
-	RunDir     string          `json:"run_dir"`    // runs/<job>, on storage every worker sees
-	Resume     string          `json:"resume,omitempty"` // checkpoint directory to start from
+	Ring       []string        `json:"ring"`              // worker IDs in rank order
+	Generation uint64          `json:"generation"`        // ring generation
+	RunDir     string          `json:"run_dir"`           // runs/<job>, on storage every worker sees
+	Resume     string          `json:"resume,omitempty"`  // checkpoint directory to start from
+	StopAt     int             `json:"stop_at,omitempty"` // checkpoint and leave after this many steps (0: run to the end)
 }
 
 // Command kinds.
 const (
 	CmdCheckpoint = "checkpoint" // save a checkpoint at the next step boundary
 	CmdStop       = "stop"       // save a checkpoint and stop
+	CmdStart      = "start"      // every rank listens: start training (Generation says which ring)
 )
 
 // Command is sent by the coordinator to every worker of a job.
 type Command struct {
-	V    int    `json:"v"`
-	Job  string `json:"job"`
-	Kind string `json:"kind"`
+	V          int    `json:"v"`
+	Job        string `json:"job"`
+	Kind       string `json:"kind"`
+	Generation uint64 `json:"generation,omitempty"`
+}
+
+// Ready is sent by a rank once it listens on its ring and control
+// subjects; the coordinator sends CmdStart when every rank is ready, so
+// that no rank's first chunk can reach a peer that does not listen yet.
+type Ready struct {
+	V          int    `json:"v"`
+	Job        string `json:"job"`
+	Rank       int    `json:"rank"`
+	Generation uint64 `json:"generation"`
 }
 
 // Progress is rank 0's periodic report.
@@ -152,6 +165,8 @@ func Encode(m Message) ([]byte, error) {
 	case *Done:
 		v.V = Version
 	case *Samples:
+		v.V = Version
+	case *Ready:
 		v.V = Version
 	default:
 		return nil, fmt.Errorf("wire: Encode: %T is not a message pointer", m)
@@ -252,6 +267,9 @@ func (m *Assign) check() error {
 	if m.RunDir == "" {
 		return bad("empty run_dir")
 	}
+	if m.StopAt < 0 {
+		return bad("stop_at %d", m.StopAt)
+	}
 	return nil
 }
 
@@ -262,8 +280,8 @@ func (m *Command) check() error {
 	if err := checkJob(m.Job); err != nil {
 		return err
 	}
-	if m.Kind != CmdCheckpoint && m.Kind != CmdStop {
-		return bad("command %q: want %q or %q", m.Kind, CmdCheckpoint, CmdStop)
+	if m.Kind != CmdCheckpoint && m.Kind != CmdStop && m.Kind != CmdStart {
+		return bad("command %q: want %q, %q or %q", m.Kind, CmdCheckpoint, CmdStop, CmdStart)
 	}
 	return nil
 }
@@ -305,6 +323,19 @@ func (m *Done) check() error {
 	}
 	if m.Rank < 0 || m.Rank >= MaxWorld || m.Step < 0 {
 		return bad("done from rank %d at step %d", m.Rank, m.Step)
+	}
+	return nil
+}
+
+func (m *Ready) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	if err := checkJob(m.Job); err != nil {
+		return err
+	}
+	if m.Rank < 0 || m.Rank >= MaxWorld {
+		return bad("ready from rank %d", m.Rank)
 	}
 	return nil
 }

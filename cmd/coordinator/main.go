@@ -1,0 +1,90 @@
+// Command coordinator runs a training job over levy workers that talk
+// through NATS.
+//
+//	coordinator --local --workers 2                   # everything in this process, embedded NATS
+//	coordinator --local --workers 2 --job job.yaml    # a job spec (YAML or JSON)
+//	coordinator --local --workers 2 --resume runs/dlpm-grid9
+//	coordinator --nats nats://head:4222 --workers 8 --job job.yaml   # workers run `worker --nats …`
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/local"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	def := coordinator.DefaultConfig()
+	var (
+		localMode = flag.Bool("local", false, "run the whole cluster in this process: embedded NATS server, coordinator, the workers and a sampler")
+		workers   = flag.Int("workers", 2, "number of training workers")
+		jobFile   = flag.String("job", "", "job spec file, YAML or JSON (default: DLPM α=1.7 on the 9-Gaussian grid, 2000 steps)")
+		resume    = flag.String("resume", "", "continue the run in this directory (runs/<job>) from its newest good checkpoint")
+		natsURL   = flag.String("nats", "nats://127.0.0.1:4222", "NATS server URL (not with --local)")
+		runsDir   = flag.String("runs-dir", def.RunsDir, "parent directory of the run directories, on storage every worker and sampler sees")
+		stopAt    = flag.Int("stop-at", 0, "checkpoint and stop after this many steps (0: run the job to the end)")
+		every     = flag.Duration("progress-every", def.ProgressEvery, "interval of the progress lines")
+		noSampler = flag.Bool("no-sampler", false, "with --local: run no sampler (no samples.png, no metrics.json)")
+		waitSamp  = flag.Bool("wait-samples", false, "without --local: wait for a sampler's report on the final checkpoint")
+		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
+	}
+	log, err := cli.Logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	cfg := def
+	cfg.Workers, cfg.RunsDir, cfg.Resume, cfg.StopAt, cfg.ProgressEvery, cfg.Log = *workers, *runsDir, *resume, *stopAt, *every, log
+	if *jobFile != "" {
+		if *resume != "" {
+			return errors.New("--job and --resume: a resumed run keeps the spec stored in its checkpoint; give one of them")
+		}
+		if cfg.Job, err = job.ReadFile(*jobFile); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
+	var res *coordinator.Result
+	if *localMode {
+		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log})
+	} else {
+		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", log)
+		if cerr != nil {
+			return cerr
+		}
+		defer nc.Close()
+		cfg.NATS, cfg.WaitSamples = nc, *waitSamp
+		s, nerr := coordinator.New(cfg)
+		if nerr != nil {
+			return nerr
+		}
+		res, err = s.Run(ctx)
+	}
+	if res != nil && res.Metrics != nil {
+		fmt.Printf("metrics: %s/metrics.json\n", res.RunDir)
+	}
+	return err
+}

@@ -1,0 +1,71 @@
+// Command sampler is a levy sampling worker: it watches for new
+// checkpoints, samples them with their job's sampler and writes
+// samples.safetensors, samples.png and metrics.json next to each one and
+// into the run directory.
+//
+//	sampler --nats nats://head:4222 [--job NAME]
+//	sampler --checkpoint runs/dlpm-grid9/checkpoints/step-00002000   # one checkpoint, no NATS
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/worker"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "sampler:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		natsURL  = flag.String("nats", "nats://127.0.0.1:4222", "NATS server URL")
+		jobName  = flag.String("job", "", "sample only this job's checkpoints (default: every job)")
+		ckpt     = flag.String("checkpoint", "", "sample this one checkpoint directory and exit (no NATS)")
+		seed     = flag.Uint64("seed", 1, "seed of the sampler's draws")
+		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
+	}
+	log, err := cli.Logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := worker.SamplerConfig{Log: log, Job: *jobName, Seed: *seed}
+	if *ckpt != "" {
+		s := worker.NewOfflineSampler(cfg)
+		m, err := s.SampleCheckpoint(ctx, *ckpt)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Println(string(b))
+		return nil
+	}
+	nc, err := cli.Connect(*natsURL, "levy-sampler", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cfg.NATS = nc
+	s, err := worker.NewSampler(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

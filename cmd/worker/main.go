@@ -1,0 +1,73 @@
+// Command worker is a levy training worker: it joins the coordinator
+// through NATS and trains the jobs it is given.
+//
+//	worker --nats nats://head:4222 --gpu -1
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/worker"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	def := worker.DefaultConfig()
+	host, _ := os.Hostname()
+	var (
+		natsURL  = flag.String("nats", "nats://127.0.0.1:4222", "NATS server URL")
+		gpu      = flag.Int("gpu", def.GPU, "GPU to train on; −1 trains on the CPU (GPU support needs a build with -tags cuda)")
+		id       = flag.String("id", "", "unique worker ID, letters, digits, '_' and '-' (default: host-pid)")
+		once     = flag.Bool("once", false, "exit after one job")
+		timeout  = flag.Duration("ring-timeout", def.RingTimeout, "all-reduce deadline: a peer silent for this long fails the job")
+		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
+	}
+	log, err := cli.Logger(*logLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	cfg := def
+	cfg.GPU, cfg.Once, cfg.RingTimeout, cfg.Log = *gpu, *once, *timeout, log
+	cfg.ID = *id
+	if cfg.ID == "" {
+		cfg.ID = cli.SafeID(fmt.Sprintf("%s-%d", host, os.Getpid()))
+	}
+	// Refuse a GPU this build cannot use before connecting anywhere.
+	if err := worker.CheckGPU(cfg.GPU); err != nil {
+		return err
+	}
+	nc, err := cli.Connect(*natsURL, "levy-worker-"+cfg.ID, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cfg.NATS = nc
+	w, err := worker.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,416 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/internal/wire"
+	"github.com/levy-ml/levy/job"
+)
+
+// ErrJobFailed is wrapped by Run's error when a worker failed the job.
+var ErrJobFailed = errors.New("coordinator: job failed")
+
+// ErrRunExists is returned when a fresh job would write into a run
+// directory that already holds checkpoints.
+var ErrRunExists = errors.New("coordinator: run directory already holds checkpoints")
+
+// Config configures a coordinator for one job.
+type Config struct {
+	NATS    *nats.Conn
+	Log     *zap.Logger
+	Workers int      // workers to wait for
+	Job     job.Spec // the job (ignored when Resume is set: the checkpoint's spec is used)
+	RunsDir string   // parent of the run directories (runs/<job>)
+	// Resume is a run directory (runs/<job>) whose newest good checkpoint
+	// the job continues from.
+	Resume string
+	// StopAt, when > 0, has the workers checkpoint and stop after that
+	// many steps in all (the job can then be resumed).
+	StopAt int
+	// WaitSamples makes Run wait for a sampler's report on the final
+	// checkpoint before returning (up to SamplesTimeout).
+	WaitSamples    bool
+	SamplesTimeout time.Duration
+	// Progress receives the human-readable progress lines (nil: none),
+	// every ProgressEvery.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// StopGrace is how long a stop (Ctrl-C) waits for the workers'
+	// checkpoint before giving up.
+	StopGrace time.Duration
+}
+
+// DefaultConfig returns a one-worker configuration of the default job.
+func DefaultConfig() Config {
+	return Config{Workers: 1, Job: job.Default(), RunsDir: "runs", SamplesTimeout: 5 * time.Minute,
+		Progress: os.Stdout, ProgressEvery: 3 * time.Second, StopGrace: 2 * time.Minute}
+}
+
+// Validate reports the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.NATS == nil:
+		return errors.New("coordinator: Config.NATS is nil")
+	case c.Workers < 1 || c.Workers > wire.MaxWorld:
+		return fmt.Errorf("coordinator: --workers %d: want 1 … %d", c.Workers, wire.MaxWorld)
+	case c.RunsDir == "":
+		return errors.New("coordinator: Config.RunsDir is empty")
+	case c.StopAt < 0:
+		return fmt.Errorf("coordinator: --stop-at %d: want ≥ 0", c.StopAt)
+	case c.ProgressEvery <= 0 || c.SamplesTimeout <= 0 || c.StopGrace <= 0:
+		return fmt.Errorf("coordinator: ProgressEvery %v, SamplesTimeout %v, StopGrace %v: want > 0", c.ProgressEvery, c.SamplesTimeout, c.StopGrace)
+	}
+	if c.Resume == "" {
+		if err := c.Job.Validate(); err != nil {
+			return err
+		}
+		return c.Job.CheckWorkers(c.Workers)
+	}
+	return nil
+}
+
+// Result is how a job ended.
+type Result struct {
+	Job        Job                // the final record
+	RunDir     string             // runs/<job>
+	Metrics    map[string]float64 // the sampler's metrics of the final checkpoint (with WaitSamples)
+	Elapsed    time.Duration
+	StepsRun   int // steps trained in this run
+	FirstStep  int // step the run started from
+	TotalSteps int
+}
+
+// Server coordinates one job.
+type Server struct {
+	cfg    Config
+	log    *zap.Logger
+	state  *State
+	spec   job.Spec
+	runDir string
+	jobID  string
+	resume string // checkpoint dir
+	start  int
+}
+
+// New validates cfg and prepares the run directory: for a fresh job it
+// must not hold checkpoints yet; for a resume it must hold a good one.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{cfg: cfg, log: log.With(zap.String("role", "coordinator")), state: NewState()}
+	if cfg.Resume != "" {
+		c, skipped, err := checkpoint.Latest(filepath.Join(cfg.Resume, "checkpoints"))
+		for _, e := range skipped {
+			s.log.Warn("skipping a bad checkpoint", zap.Error(e))
+			fmt.Fprintf(os.Stderr, "warning: %v\n", e)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: --resume %s: %w", cfg.Resume, err)
+		}
+		if s.spec, err = job.FromJSON(c.Manifest.Job); err != nil {
+			return nil, fmt.Errorf("coordinator: %s: %w", c.Dir, err)
+		}
+		if err := s.spec.CheckWorkers(cfg.Workers); err != nil {
+			return nil, err
+		}
+		s.runDir, s.resume, s.start = cfg.Resume, c.Dir, int(c.Manifest.Step)
+		if s.start >= s.spec.Steps {
+			return nil, fmt.Errorf("coordinator: --resume %s: the newest checkpoint is at step %d, the end of the job (%d steps)", cfg.Resume, s.start, s.spec.Steps)
+		}
+	} else {
+		s.spec = cfg.Job
+		s.runDir = filepath.Join(cfg.RunsDir, s.spec.Name)
+		if dirs, _ := checkpoint.List(filepath.Join(s.runDir, "checkpoints")); len(dirs) > 0 {
+			return nil, fmt.Errorf("%w: %s (newest %s); continue it with --resume %s, or give the job another name",
+				ErrRunExists, s.runDir, filepath.Base(dirs[len(dirs)-1]), s.runDir)
+		}
+	}
+	if cfg.StopAt > 0 && cfg.StopAt <= s.start {
+		return nil, fmt.Errorf("coordinator: --stop-at %d: the job is already at step %d", cfg.StopAt, s.start)
+	}
+	s.jobID = s.spec.Name
+	if !wire.ValidID(s.jobID) {
+		return nil, fmt.Errorf("coordinator: job name %q cannot be a NATS token: use letters, digits, '_' and '-'", s.jobID)
+	}
+	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.runDir, "job.json"), append(s.spec.JSON(), '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	return s, nil
+}
+
+// RunDir is the job's run directory.
+func (s *Server) RunDir() string { return s.runDir }
+
+// Spec is the job being run.
+func (s *Server) Spec() job.Spec { return s.spec }
+
+func (s *Server) apply(op Op) error {
+	err := s.state.Apply(op)
+	if err != nil {
+		s.log.Debug("op refused", zap.Any("op", op), zap.Error(err))
+	}
+	return err
+}
+
+func (s *Server) printf(format string, a ...any) {
+	if s.cfg.Progress != nil {
+		fmt.Fprintf(s.cfg.Progress, format, a...)
+	}
+}
+
+// Run waits for the workers, runs the job and returns when it is done,
+// stopped or failed. Cancelling ctx asks the workers to checkpoint and
+// stop, waits for them (up to StopGrace) and returns ctx's error.
+func (s *Server) Run(ctx context.Context) (*Result, error) {
+	nc := s.cfg.NATS
+	started := time.Now()
+	if err := s.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.cfg.Workers,
+		Resume: s.resume, Step: s.start}); err != nil {
+		return nil, err
+	}
+	joins := make(chan *nats.Msg, 64)
+	events := make(chan *nats.Msg, 1024)
+	var subs []*nats.Subscription
+	defer func() {
+		for _, sub := range subs {
+			sub.Unsubscribe()
+		}
+	}()
+	sub, err := nc.ChanSubscribe(wire.JoinSubject, joins)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	subs = append(subs, sub)
+	for _, what := range []string{"progress", "ckpt", "done", "samples", "ready"} {
+		sub, err := nc.ChanSubscribe(wire.JobSubject(s.jobID, what), events)
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: %w", err)
+		}
+		sub.SetPendingLimits(-1, -1)
+		subs = append(subs, sub)
+	}
+	if err := nc.Flush(); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	s.printf("job %s: %s α=%g on %s, %d steps, global batch %d over %d workers; waiting for workers\n",
+		s.jobID, s.spec.Method, s.spec.Alpha, s.spec.Dataset, s.spec.Steps, s.spec.GlobalBatch, s.cfg.Workers)
+	if s.resume != "" {
+		s.printf("resuming from %s (step %d)\n", s.resume, s.start)
+	}
+
+	j := s.state.Jobs[s.jobID]
+	tick := time.NewTicker(s.cfg.ProgressEvery)
+	defer tick.Stop()
+	var (
+		last         wire.Progress
+		haveProgress bool
+		runStart     time.Time
+		metrics      map[string]float64
+		finalCkpt    = -1
+		stopDeadline <-chan time.Time
+		sampleWait   <-chan time.Time
+		ctxDone      = ctx.Done()
+	)
+	result := func() *Result {
+		return &Result{Job: *j, RunDir: s.runDir, Metrics: metrics, Elapsed: time.Since(started),
+			StepsRun: j.Step - s.start, FirstStep: s.start, TotalSteps: s.spec.Steps}
+	}
+	for {
+		if j.Finished() {
+			needSamples := s.cfg.WaitSamples && j.Phase == PhaseDone && metrics == nil
+			if !needSamples {
+				break
+			}
+			if sampleWait == nil {
+				sampleWait = time.After(s.cfg.SamplesTimeout)
+				s.printf("training done; waiting for the sampler\n")
+			}
+		}
+		select {
+		case <-ctxDone:
+			ctxDone = nil
+			if j.Phase == PhaseWaiting {
+				return result(), ctx.Err()
+			}
+			if j.Finished() {
+				return result(), ctx.Err()
+			}
+			s.apply(Op{Kind: OpStopAsked, Job: s.jobID})
+			s.printf("stopping: asking the workers to checkpoint (Ctrl-C again to quit at once)\n")
+			s.publish(wire.JobSubject(s.jobID, "ctl"), &wire.Command{Job: s.jobID, Kind: wire.CmdStop})
+			stopDeadline = time.After(s.cfg.StopGrace)
+		case <-stopDeadline:
+			return result(), fmt.Errorf("coordinator: the workers did not stop within %v; newest checkpoint %s: %w", s.cfg.StopGrace, j.Latest, ctx.Err())
+		case <-sampleWait:
+			return result(), fmt.Errorf("coordinator: no sampler reported on the final checkpoint within %v", s.cfg.SamplesTimeout)
+		case m := <-joins:
+			s.handleJoin(m, j)
+			if j.Phase == PhaseWaiting && len(j.Members) == j.Want {
+				if err := s.startRing(j); err != nil {
+					return result(), err
+				}
+				runStart = time.Now()
+			}
+		case m := <-events:
+			switch {
+			case m.Subject == wire.JobSubject(s.jobID, "progress"):
+				var p wire.Progress
+				if wire.Decode(m.Data, &p) == nil {
+					last, haveProgress = p, true
+					s.apply(Op{Kind: OpProgress, Job: s.jobID, Step: p.Step})
+				}
+			case m.Subject == wire.JobSubject(s.jobID, "ckpt"):
+				var c wire.Checkpoint
+				if wire.Decode(m.Data, &c) == nil {
+					s.apply(Op{Kind: OpCheckpoint, Job: s.jobID, Step: c.Step, Dir: c.Dir})
+					s.printf("checkpoint: step %d → %s\n", c.Step, c.Dir)
+					if c.Last {
+						finalCkpt = c.Step
+					}
+				}
+			case m.Subject == wire.JobSubject(s.jobID, "done"):
+				var d wire.Done
+				if wire.Decode(m.Data, &d) == nil {
+					if err := s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step, Error: d.Error}); err == nil && d.Error != "" {
+						s.printf("rank %d failed at step %d: %s\n", d.Rank, d.Step, d.Error)
+					}
+				}
+			case m.Subject == wire.JobSubject(s.jobID, "ready"):
+				var r wire.Ready
+				if wire.Decode(m.Data, &r) == nil && r.Generation == j.Generation && !j.Ready[r.Rank] {
+					if s.apply(Op{Kind: OpReady, Job: s.jobID, Rank: r.Rank}) == nil && len(j.Ready) == j.Want {
+						s.publish(wire.JobSubject(s.jobID, "ctl"), &wire.Command{Job: s.jobID, Kind: wire.CmdStart, Generation: j.Generation})
+						s.log.Info("all ranks ready; start", zap.Uint64("generation", j.Generation))
+					}
+				}
+			case m.Subject == wire.JobSubject(s.jobID, "samples"):
+				var r wire.Samples
+				if wire.Decode(m.Data, &r) == nil {
+					if r.Error != "" {
+						s.printf("sampler on step %d: %s\n", r.Step, r.Error)
+						if r.Step == finalCkpt {
+							return result(), fmt.Errorf("coordinator: the sampler failed on the final checkpoint: %s", r.Error)
+						}
+					} else {
+						s.printf("samples of step %d: %s\n", r.Step, formatMetrics(r.Metrics))
+						if r.Step == finalCkpt || (finalCkpt < 0 && r.Step == s.spec.Steps) {
+							metrics = r.Metrics
+						}
+					}
+				}
+			}
+		case <-tick.C:
+			if j.Phase == PhaseRunning && haveProgress {
+				s.printProgress(last, runStart)
+			}
+		}
+	}
+	if j.Phase == PhaseRunning || j.Phase == PhaseWaiting {
+		return result(), fmt.Errorf("coordinator: job %s ended in phase %s", s.jobID, j.Phase)
+	}
+	res := result()
+	switch j.Phase {
+	case PhaseFailed:
+		hint := ""
+		if j.Latest != "" {
+			hint = fmt.Sprintf("; newest checkpoint %s (step %d): resume with --resume %s", j.Latest, j.LatestStep, s.runDir)
+		}
+		return res, fmt.Errorf("%w: %s%s", ErrJobFailed, j.Error, hint)
+	case PhaseStopped:
+		s.printf("stopped at step %d; checkpoint %s; resume with --resume %s\n", j.Step, j.Latest, s.runDir)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	default:
+		s.printf("done: %d steps in %.1fs; checkpoint %s\n", j.Step, res.Elapsed.Seconds(), j.Latest)
+	}
+	return res, nil
+}
+
+func (s *Server) handleJoin(m *nats.Msg, j *Job) {
+	var jn wire.Join
+	reply := &wire.JoinReply{OK: true}
+	if err := wire.Decode(m.Data, &jn); err != nil {
+		reply = &wire.JoinReply{Error: err.Error()}
+	} else if jn.Role != wire.RoleWorker {
+		reply = &wire.JoinReply{Error: "this coordinator takes training workers only"}
+	} else if err := s.apply(Op{Kind: OpJoin, Job: s.jobID, Worker: jn.Worker}); err != nil {
+		reply = &wire.JoinReply{Error: err.Error()}
+	} else {
+		s.log.Info("worker joined", zap.String("worker", jn.Worker), zap.String("host", jn.Host), zap.Int("gpu", jn.GPU))
+		s.printf("worker %s joined (%d/%d)\n", jn.Worker, len(j.Members), j.Want)
+	}
+	if m.Reply != "" {
+		if b, err := wire.Encode(reply); err == nil {
+			m.Respond(b)
+		}
+	}
+}
+
+func (s *Server) startRing(j *Job) error {
+	if err := s.apply(Op{Kind: OpStart, Job: s.jobID}); err != nil {
+		return err
+	}
+	absRun, err := filepath.Abs(s.runDir)
+	if err != nil {
+		return err
+	}
+	for r, w := range j.Members {
+		a := &wire.Assign{Job: s.jobID, Spec: s.spec.JSON(), Rank: r, World: j.Want, Ring: j.Members,
+			Generation: j.Generation, RunDir: absRun, Resume: s.resume, StopAt: s.cfg.StopAt}
+		if err := s.publish(wire.AssignSubject(w), a); err != nil {
+			return err
+		}
+	}
+	s.printf("ring generation %d: %v; training from step %d\n", j.Generation, j.Members, s.start)
+	return s.cfg.NATS.Flush()
+}
+
+func (s *Server) printProgress(p wire.Progress, since time.Time) {
+	eta := "?"
+	if p.StepsPerSec > 0 {
+		eta = (time.Duration(float64(p.Total-p.Step)/p.StepsPerSec) * time.Second).Round(time.Second).String()
+	}
+	skipped := ""
+	if p.Skipped > 0 {
+		skipped = fmt.Sprintf("  skipped %d", p.Skipped)
+	}
+	s.printf("step %d/%d  loss %.4f  %.1f steps/s  all-reduce %.2f ms  elapsed %s  ETA %s%s\n",
+		p.Step, p.Total, p.Loss, p.StepsPerSec, p.AllReduceMS, time.Since(since).Round(time.Second), eta, skipped)
+}
+
+func (s *Server) publish(subject string, m wire.Message) error {
+	b, err := wire.Encode(m)
+	if err != nil {
+		return err
+	}
+	return s.cfg.NATS.Publish(subject, b)
+}
+
+func formatMetrics(m map[string]float64) string {
+	out := ""
+	for _, k := range []string{"prd_f1", "prd_f8", "prd_f1_8", "msle", "sample_seconds"} {
+		if v, ok := m[k]; ok {
+			out += fmt.Sprintf("%s %.4g  ", k, v)
+		}
+	}
+	return out
+}

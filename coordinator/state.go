@@ -1,0 +1,178 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Phases of a job.
+const (
+	PhaseWaiting = "waiting" // collecting workers
+	PhaseRunning = "running"
+	PhaseDone    = "done"
+	PhaseStopped = "stopped" // stopped on request, resumable
+	PhaseFailed  = "failed"
+)
+
+// ErrOp is wrapped by errors of ops that do not apply to the state.
+var ErrOp = errors.New("coordinator: op does not apply")
+
+// Op kinds.
+const (
+	OpSubmit     = "submit"     // Job, Spec, Want, Resume, ResumeStep
+	OpJoin       = "join"       // Job, Worker
+	OpStart      = "start"      // Job: a new ring generation with the members in join order
+	OpProgress   = "progress"   // Job, Step
+	OpCheckpoint = "checkpoint" // Job, Step, Dir
+	OpRankDone   = "rank_done"  // Job, Rank, Step, Error
+	OpStopAsked  = "stop_asked" // Job
+	OpReady      = "ready"      // Job, Rank: the rank listens on the current ring
+)
+
+// Op is one change of state; an Op is what a raft log entry will carry.
+type Op struct {
+	Kind   string          `json:"kind"`
+	Job    string          `json:"job"`
+	Spec   json.RawMessage `json:"spec,omitempty"`
+	Want   int             `json:"want,omitempty"`
+	Resume string          `json:"resume,omitempty"`
+	Worker string          `json:"worker,omitempty"`
+	Rank   int             `json:"rank,omitempty"`
+	Step   int             `json:"step,omitempty"`
+	Dir    string          `json:"dir,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// Job is the coordinator's record of one job.
+type Job struct {
+	ID         string          `json:"id"`
+	Spec       json.RawMessage `json:"spec"`
+	Want       int             `json:"want"` // workers
+	Phase      string          `json:"phase"`
+	Members    []string        `json:"members"` // in join order = rank order
+	Generation uint64          `json:"generation"`
+	Resume     string          `json:"resume,omitempty"` // checkpoint the current generation started from
+	Step       int             `json:"step"`
+	Latest     string          `json:"latest,omitempty"` // newest checkpoint directory
+	LatestStep int             `json:"latest_step"`
+	Done       map[int]string  `json:"done,omitempty"` // rank → error ("" = clean)
+	StopAsked  bool            `json:"stop_asked,omitempty"`
+	Ready      map[int]bool    `json:"ready,omitempty"` // ranks listening on the current ring
+	Error      string          `json:"error,omitempty"`
+}
+
+// State is everything the coordinator knows.
+type State struct {
+	Jobs map[string]*Job `json:"jobs"`
+}
+
+// NewState returns an empty state.
+func NewState() *State { return &State{Jobs: map[string]*Job{}} }
+
+func opErr(op Op, format string, a ...any) error {
+	return fmt.Errorf("%w: %s %s: %s", ErrOp, op.Kind, op.Job, fmt.Sprintf(format, a...))
+}
+
+// Apply applies op. It is deterministic: the same ops in the same order
+// give the same state.
+func (s *State) Apply(op Op) error {
+	j := s.Jobs[op.Job]
+	if op.Kind != OpSubmit && j == nil {
+		return opErr(op, "no such job")
+	}
+	switch op.Kind {
+	case OpSubmit:
+		if j != nil && j.Phase != PhaseStopped && j.Phase != PhaseFailed {
+			return opErr(op, "the job exists and is %s", j.Phase)
+		}
+		if op.Want < 1 {
+			return opErr(op, "want %d workers", op.Want)
+		}
+		gen := uint64(0)
+		if j != nil {
+			gen = j.Generation
+		}
+		s.Jobs[op.Job] = &Job{ID: op.Job, Spec: op.Spec, Want: op.Want, Phase: PhaseWaiting,
+			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume}
+	case OpJoin:
+		if j.Phase != PhaseWaiting {
+			return opErr(op, "the job is %s", j.Phase)
+		}
+		if slices.Contains(j.Members, op.Worker) {
+			return nil // a retried join
+		}
+		if len(j.Members) >= j.Want {
+			return opErr(op, "the job has its %d workers", j.Want)
+		}
+		j.Members = append(j.Members, op.Worker)
+	case OpStart:
+		if j.Phase != PhaseWaiting || len(j.Members) != j.Want {
+			return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
+		}
+		j.Phase = PhaseRunning
+		j.Generation++
+		j.Done = map[int]string{}
+		j.Ready = map[int]bool{}
+	case OpReady:
+		if j.Phase != PhaseRunning {
+			return opErr(op, "the job is %s", j.Phase)
+		}
+		if op.Rank < 0 || op.Rank >= j.Want {
+			return opErr(op, "rank %d of %d", op.Rank, j.Want)
+		}
+		j.Ready[op.Rank] = true
+	case OpProgress:
+		if op.Step > j.Step {
+			j.Step = op.Step
+		}
+	case OpCheckpoint:
+		if op.Step >= j.LatestStep {
+			j.Latest, j.LatestStep = op.Dir, op.Step
+		}
+	case OpStopAsked:
+		j.StopAsked = true
+	case OpRankDone:
+		if j.Phase != PhaseRunning {
+			return opErr(op, "the job is %s", j.Phase)
+		}
+		if op.Rank < 0 || op.Rank >= j.Want {
+			return opErr(op, "rank %d of %d", op.Rank, j.Want)
+		}
+		j.Done[op.Rank] = op.Error
+		if op.Step > j.Step {
+			j.Step = op.Step
+		}
+		if op.Error != "" && j.Error == "" {
+			j.Error = fmt.Sprintf("rank %d at step %d: %s", op.Rank, op.Step, op.Error)
+		}
+		if len(j.Done) == j.Want {
+			switch {
+			case j.Error != "":
+				j.Phase = PhaseFailed
+			case j.StopAsked || j.Step < j.specSteps():
+				j.Phase = PhaseStopped
+			default:
+				j.Phase = PhaseDone
+			}
+		}
+	default:
+		return opErr(op, "unknown op")
+	}
+	return nil
+}
+
+// specSteps reads the job's total steps from its spec (0 if unreadable).
+func (j *Job) specSteps() int {
+	var s struct {
+		Steps int `json:"steps"`
+	}
+	_ = json.Unmarshal(j.Spec, &s)
+	return s.Steps
+}
+
+// Finished reports whether the job has left the running phases.
+func (j *Job) Finished() bool {
+	return j.Phase == PhaseDone || j.Phase == PhaseStopped || j.Phase == PhaseFailed
+}

@@ -1,0 +1,60 @@
+// Package cli holds what levy's commands share: the zap logger on stderr
+// and the NATS connection options.
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Logger returns a console logger on stderr at level (debug, info, warn,
+// error).
+func Logger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), lvl)
+	return zap.New(core), nil
+}
+
+// Connect dials the cluster's NATS server with reconnects and a name.
+func Connect(url, name string, log *zap.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.Timeout(5*time.Second),
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", zap.Error(err))
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", zap.String("url", c.ConnectedUrl())) }))
+	if err != nil {
+		return nil, fmt.Errorf("--nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// SafeID turns s into a valid worker ID: characters other than letters,
+// digits, '_' and '-' become '-', and it is cut to 64 bytes.
+func SafeID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 64 {
+		b = b[len(b)-64:]
+	}
+	if len(b) == 0 {
+		return "worker"
+	}
+	return string(b)
+}

@@ -1,0 +1,146 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/worker"
+)
+
+// MaxPayload is the embedded server's max_payload: 8 MiB, the largest the
+// server accepts without a warning; the all-reduce chunks stay below it.
+const MaxPayload = 8 << 20
+
+// Config configures a local cluster.
+type Config struct {
+	Coordinator coordinator.Config // NATS is filled in
+	// Sampler runs a sampling worker (and the coordinator waits for its
+	// report on the final checkpoint).
+	Sampler bool
+	Log     *zap.Logger
+	// RingTimeout overrides the workers' all-reduce deadline (0: default).
+	RingTimeout time.Duration
+}
+
+// StartServer starts an embedded NATS server on a random loopback port.
+func StartServer() (*server.Server, error) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		NoLog: true, NoSigs: true, MaxPayload: MaxPayload})
+	if err != nil {
+		return nil, fmt.Errorf("local: starting the embedded NATS server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("local: the embedded NATS server did not start within 10 s")
+	}
+	return ns, nil
+}
+
+// Run starts the cluster, runs the coordinator's job and shuts everything
+// down. Cancelling ctx stops the job gracefully (checkpoint first).
+func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	ns, err := StartServer()
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Shutdown()
+	var conns []*nats.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	connect := func(name string) (*nats.Conn, error) {
+		c, err := nats.Connect(ns.ClientURL(), nats.Name(name), nats.InProcessServer(ns))
+		if err != nil {
+			return nil, fmt.Errorf("local: connecting %s: %w", name, err)
+		}
+		conns = append(conns, c)
+		return c, nil
+	}
+	cc := cfg.Coordinator
+	if cc.NATS, err = connect("coordinator"); err != nil {
+		return nil, err
+	}
+	cc.Log = log
+	cc.WaitSamples = cfg.Sampler
+	coord, err := coordinator.New(cc)
+	if err != nil {
+		return nil, err
+	}
+
+	// Workers and the sampler run until their context ends; the
+	// coordinator's Run is what we wait for.
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, cc.Workers+1)
+	for i := range cc.Workers {
+		nc, err := connect(fmt.Sprintf("worker-%d", i))
+		if err != nil {
+			return nil, err
+		}
+		wc := worker.DefaultConfig()
+		wc.ID, wc.NATS, wc.Log, wc.Once = fmt.Sprintf("w%d", i), nc, log, true
+		if cfg.RingTimeout > 0 {
+			wc.RingTimeout = cfg.RingTimeout
+		}
+		w, err := worker.New(wc)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("worker %s: %w", wc.ID, err)
+			}
+		}()
+	}
+	if cfg.Sampler {
+		nc, err := connect("sampler")
+		if err != nil {
+			return nil, err
+		}
+		ready := make(chan struct{})
+		sp, err := worker.NewSampler(worker.SamplerConfig{NATS: nc, Log: log, Job: coord.Spec().Name, Seed: coord.Spec().Seed, Ready: ready})
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sp.Run(wctx); err != nil {
+				errs <- fmt.Errorf("sampler: %w", err)
+			}
+		}()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	res, err := coord.Run(ctx)
+	cancel()
+	wg.Wait()
+	close(errs)
+	if err == nil {
+		for e := range errs {
+			log.Warn("after the job", zap.Error(e))
+		}
+	}
+	return res, err
+}

@@ -1,0 +1,32 @@
+// Package worker holds the two services that do the numeric work of a
+// job: the training worker and the sampling worker.
+//
+// A training worker (Worker) joins the coordinator, receives its rank, the
+// ring and the job, and runs the data-parallel loop. For step s of a job
+// with global batch B on N workers:
+//
+//  1. Data order: the epoch e = s / ⌊n/B⌋ permutes the n points with a
+//     stream of (seed, epoch); step s takes the s-th block of B points and
+//     rank r the slice [r·B/N, (r+1)·B/N) of it. The remainder of an epoch
+//     is dropped, so no point is used twice in an epoch.
+//  2. Noise: the example at position j of the global batch draws its time
+//     step and its α-stable noise from the stream (seed, step, j). The
+//     draws therefore do not depend on N, and a resumed run continues the
+//     same streams.
+//  3. Each rank computes the mean loss over its B/N points and its
+//     gradient; one ring all-reduce (package allreduce) averages the
+//     gradients, the loss and three control words (checkpoint requested,
+//     stop requested, non-finite gradient), so every rank sees the same
+//     decisions at the same step. A step whose gradient is not finite on
+//     any rank is skipped by all; ten in a row fail the job.
+//  4. AdamW step and the EMA of the weights; every rank holds the same bits.
+//  5. Rank 0 writes checkpoints (package checkpoint) and reports progress.
+//
+// The network runs on an Engine; the CPU engine wraps the gorgonia MLP.
+// A GPU engine plugs in behind the same interface (build tag cuda).
+//
+// A sampling worker (Sampler) watches for new checkpoints, samples the
+// model with the job's sampler, and writes samples.safetensors,
+// samples.png and metrics.json next to the checkpoint and in the run
+// directory.
+package worker

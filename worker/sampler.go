@@ -1,0 +1,295 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/internal/wire"
+	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/plot2d"
+	"github.com/levy-ml/levy/safetensors"
+	"github.com/levy-ml/levy/samplers"
+	"github.com/levy-ml/levy/toy"
+)
+
+// Files a sampler writes next to a checkpoint (and, for the newest, in the
+// run directory).
+const (
+	SamplesFile = "samples.safetensors"
+	PlotFile    = "samples.png"
+	MetricsFile = "metrics.json"
+)
+
+// SamplerConfig configures a sampling worker.
+type SamplerConfig struct {
+	NATS *nats.Conn
+	Log  *zap.Logger
+	// Job restricts the sampler to one job ("": every job).
+	Job string
+	// Seed of the sampler's draws (with the checkpoint's step).
+	Seed uint64
+	// Ready, if not nil, is closed once the sampler listens.
+	Ready chan<- struct{}
+}
+
+// Validate reports the first bad field.
+func (c SamplerConfig) Validate() error {
+	if c.NATS == nil {
+		return errors.New("worker: SamplerConfig.NATS is nil")
+	}
+	if c.Job != "" && !wire.ValidID(c.Job) {
+		return fmt.Errorf("worker: SamplerConfig.Job = %q: want 1–64 of [A-Za-z0-9_-]", c.Job)
+	}
+	return nil
+}
+
+// Sampler is a sampling worker: it samples each announced checkpoint. When
+// checkpoints arrive faster than it samples, it takes the newest of each
+// job and skips the ones in between.
+type Sampler struct {
+	cfg SamplerConfig
+	log *zap.Logger
+}
+
+// NewSampler validates cfg.
+func NewSampler(cfg SamplerConfig) (*Sampler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Sampler{cfg: cfg, log: log.With(zap.String("role", "sampler"))}, nil
+}
+
+// Run samples checkpoints until ctx is done.
+func (s *Sampler) Run(ctx context.Context) error {
+	subj := wire.JobSubject("*", "ckpt")
+	if s.cfg.Job != "" {
+		subj = wire.JobSubject(s.cfg.Job, "ckpt")
+	}
+	var (
+		mu      sync.Mutex
+		pending = map[string]wire.Checkpoint{} // newest per job
+		wake    = make(chan struct{}, 1)
+	)
+	sub, err := s.cfg.NATS.Subscribe(subj, func(m *nats.Msg) {
+		var c wire.Checkpoint
+		if err := wire.Decode(m.Data, &c); err != nil {
+			s.log.Warn("ignoring a bad checkpoint announcement", zap.Error(err))
+			return
+		}
+		mu.Lock()
+		if old, ok := pending[c.Job]; !ok || c.Step >= old.Step {
+			pending[c.Job] = c
+		}
+		mu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("worker: sampler: subscribing to %s: %w", subj, err)
+	}
+	defer sub.Unsubscribe()
+	if err := s.cfg.NATS.Flush(); err != nil {
+		return err
+	}
+	s.log.Info("watching for checkpoints", zap.String("subject", subj))
+	if s.cfg.Ready != nil {
+		close(s.cfg.Ready)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		}
+		for {
+			mu.Lock()
+			var c wire.Checkpoint
+			found := false
+			for k, v := range pending {
+				c, found = v, true
+				delete(pending, k)
+				break
+			}
+			mu.Unlock()
+			if !found {
+				break
+			}
+			res := &wire.Samples{Job: c.Job, Step: c.Step, Dir: c.Dir}
+			metrics, err := s.SampleCheckpoint(ctx, c.Dir)
+			if err != nil {
+				s.log.Error("sampling a checkpoint", zap.String("dir", c.Dir), zap.Error(err))
+				res.Error = err.Error()
+			} else {
+				res.Metrics = metrics
+			}
+			b, err := wire.Encode(res)
+			if err == nil {
+				err = s.cfg.NATS.Publish(wire.JobSubject(c.Job, "samples"), b)
+			}
+			if err != nil {
+				s.log.Warn("reporting samples", zap.Error(err))
+			}
+		}
+	}
+}
+
+// LoadModel reads the network of a checkpoint (the EMA weights if ema).
+func LoadModel(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*mlp.Model, error) {
+	name := ModelFile
+	if ema {
+		name = EMAFile
+	}
+	m, err := mlp.New(ModelConfig(spec), 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range c.Files {
+		if f.Name != name {
+			continue
+		}
+		by := map[string]safetensors.Tensor{}
+		for _, t := range f.Tensors {
+			by[t.Name] = t
+		}
+		for _, p := range m.Params() {
+			t, ok := by[p.Name]
+			if !ok || len(t.Data) != len(p.Data) {
+				return nil, fmt.Errorf("worker: %s: tensor %q missing or of the wrong size", filepath.Join(c.Dir, name), p.Name)
+			}
+			copy(p.Data, t.Data)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("worker: %s: no %s", c.Dir, name)
+}
+
+// SampleCheckpoint samples one checkpoint directory with its job's
+// sampler and writes the samples, the plot and the metrics next to it and
+// into the run directory. It returns the metrics.
+func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]float64, error) {
+	c, err := checkpoint.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := job.FromJSON(c.Manifest.Job)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %s: %w", dir, err)
+	}
+	m, err := LoadModel(c, spec, spec.Sample.UseEMA)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	n := spec.Sample.N
+	gen, err := samplers.Sample(m, spec.Sampler(), n, 2, noise.Stream(s.cfg.Seed, noise.TagSample, uint64(c.Manifest.Step)))
+	if err != nil {
+		return nil, fmt.Errorf("worker: sampling %s: %w", dir, err)
+	}
+	sampleSec := time.Since(t0).Seconds()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := Dataset(spec)
+	if err != nil {
+		return nil, err
+	}
+	real := toy.RealSubset(data, n, spec.Seed)
+	t1 := time.Now()
+	scores, err := toy.Evaluate(spec.Dataset, real, gen, spec.Seed, toy.TableMetric)
+	if err != nil {
+		return nil, fmt.Errorf("worker: scoring %s: %w", dir, err)
+	}
+	metrics := map[string]float64{"sample_seconds": sampleSec, "eval_seconds": time.Since(t1).Seconds()}
+	if spec.Dataset == data2d.NameGrid9 {
+		metrics["prd_f1"], metrics["prd_f8"], metrics["prd_f1_8"] = scores.F1, scores.F8, scores.F18
+	} else {
+		metrics["msle"] = scores.MSLE
+	}
+	report := map[string]any{"job": spec.Name, "step": c.Manifest.Step, "checkpoint": dir,
+		"sampler": spec.Sample.Sampler, "sampler_steps": spec.Sample.Steps, "n": n, "ema": spec.Sample.UseEMA,
+		"dataset": spec.Dataset, "metrics": metrics}
+	mj, _ := json.MarshalIndent(report, "", "  ")
+	mj = append(mj, '\n')
+
+	b := plot2d.Bounds{XMin: -0.6, XMax: 2.6, YMin: -0.6, YMax: 2.6}
+	if spec.Dataset == data2d.NameSAS2D {
+		b = plot2d.Bounds{XMin: -0.5, XMax: 0.5, YMin: -0.5, YMax: 0.5}
+	}
+	title := fmt.Sprintf("%s step %d: %s, %d steps (α = %g)", spec.Name, c.Manifest.Step, spec.Sample.Sampler, spec.Sample.Steps, spec.Alpha)
+	panels := []plot2d.Panel{{Title: title, Points: gen},
+		{Title: "real data (" + spec.Dataset + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}}}
+	runDir := filepath.Dir(filepath.Dir(dir))
+	for _, out := range []string{dir, runDir} {
+		if err := writeFileAtomic(filepath.Join(out, SamplesFile), func(f *os.File) error {
+			return safetensors.Encode(f, []safetensors.Tensor{{Name: "samples", Shape: []int{n, 2}, Data: gen}},
+				map[string]string{"step": fmt.Sprint(c.Manifest.Step), "sampler": spec.Sample.Sampler})
+		}); err != nil {
+			return nil, err
+		}
+		tmp := filepath.Join(out, "."+PlotFile+".tmp")
+		if err := plot2d.WritePNG(tmp, panels, b); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, filepath.Join(out, PlotFile)); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(out, MetricsFile), func(f *os.File) error {
+			_, err := f.Write(mj)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	s.log.Info("sampled", zap.String("dir", dir), zap.Any("metrics", metrics))
+	return metrics, nil
+}
+
+// writeFileAtomic writes path through a temporary file, fsync and rename.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// NewOfflineSampler returns a sampler for SampleCheckpoint alone (no NATS).
+func NewOfflineSampler(cfg SamplerConfig) *Sampler {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Sampler{cfg: cfg, log: log}
+}

@@ -1,0 +1,429 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/allreduce"
+	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/internal/wire"
+	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/losses"
+	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/noise"
+)
+
+// Checkpoint file names.
+const (
+	ModelFile = "model.safetensors"
+	EMAFile   = "ema.safetensors"
+	OptimFile = "optim.safetensors"
+)
+
+// CheckpointDir is where a run keeps its checkpoints.
+func CheckpointDir(runDir string) string { return filepath.Join(runDir, "checkpoints") }
+
+// RNGScheme documents how every draw of training derives from the seed.
+const RNGScheme = "pcg(splitmix(seed, tag, ...)): init (seed,1); data (seed,2); order (seed,4,epoch); example j of step s (seed,3,s,j)"
+
+// maxSkipped is how many consecutive steps with a non-finite gradient fail
+// the job.
+const maxSkipped = 10
+
+// control words appended to the all-reduced gradient buffer.
+const (
+	ctlLoss = iota
+	ctlCheckpoint
+	ctlStop
+	ctlNonFinite
+	nCtl
+)
+
+// session is one worker's part in one job.
+type session struct {
+	w      *Worker
+	a      wire.Assign
+	spec   job.Spec
+	log    *zap.Logger
+	data   []float32
+	nz     *losses.Noiser
+	eng    Engine
+	params []Tensor
+	grads  []Tensor
+	ema    []float32 // flat, Params order
+	nParam int
+	buf    []float32 // gradients, then the control words
+	ring   *allreduce.Ring
+
+	ckptReq, stopReq atomic.Bool
+	skipped          int // steps skipped in all
+}
+
+// DataSeed, InitSeed: the seeds of the dataset and of the initial weights.
+func initSeed(seed uint64) uint64 { return noise.Stream(seed, noise.TagInit).Uint64() }
+
+// Dataset regenerates the job's training set.
+func Dataset(spec job.Spec) ([]float32, error) {
+	dc, err := spec.Data()
+	if err != nil {
+		return nil, err
+	}
+	return data2d.Generate(dc, noise.Stream(spec.Seed, noise.TagData))
+}
+
+func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
+	s := &session{w: w, a: a, log: w.log.With(zap.String("job", a.Job), zap.Int("rank", a.Rank))}
+	step := 0
+	defer func() {
+		msg := &wire.Done{Job: a.Job, Rank: a.Rank, Step: step}
+		if err != nil {
+			msg.Error = err.Error()
+		}
+		w.publish(wire.JobSubject(a.Job, "done"), msg)
+		w.cfg.NATS.Flush()
+	}()
+	if s.spec, err = job.FromJSON(a.Spec); err != nil {
+		return err
+	}
+	if err = s.spec.CheckWorkers(a.World); err != nil {
+		return err
+	}
+	if err = s.setup(); err != nil {
+		return err
+	}
+	defer s.eng.Close()
+	if a.Resume != "" {
+		if step, err = s.restore(a.Resume); err != nil {
+			return err
+		}
+		s.log.Info("resumed", zap.String("checkpoint", a.Resume), zap.Int("step", step))
+	}
+	tr, err := allreduce.NewNATS(w.cfg.NATS, wire.RingPrefix(a.Job, a.Generation), a.Rank, a.World)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	rc := allreduce.DefaultConfig()
+	rc.Rank, rc.Size, rc.Generation, rc.Timeout = a.Rank, a.World, a.Generation, w.cfg.RingTimeout
+	if s.ring, err = allreduce.New(rc, tr, s.log); err != nil {
+		return err
+	}
+	start := make(chan struct{})
+	var startOnce sync.Once
+	ctl, err := w.cfg.NATS.Subscribe(wire.JobSubject(a.Job, "ctl"), func(m *nats.Msg) {
+		var c wire.Command
+		if err := wire.Decode(m.Data, &c); err != nil || c.Job != a.Job {
+			return
+		}
+		switch c.Kind {
+		case wire.CmdStart:
+			if c.Generation == a.Generation {
+				startOnce.Do(func() { close(start) })
+			}
+		case wire.CmdCheckpoint:
+			s.ckptReq.Store(true)
+		case wire.CmdStop:
+			s.stopReq.Store(true)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer ctl.Unsubscribe()
+	// Once the ring's and the control subscriptions are on the server, say
+	// so, and wait until every rank has: a chunk sent earlier could reach
+	// a peer that does not listen yet, and be lost.
+	if err := w.cfg.NATS.Flush(); err != nil {
+		return err
+	}
+	w.publish(wire.JobSubject(a.Job, "ready"), &wire.Ready{Job: a.Job, Rank: a.Rank, Generation: a.Generation})
+	select {
+	case <-start:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(w.cfg.StartTimeout):
+		return fmt.Errorf("worker: no start from the coordinator within %v of joining ring generation %d", w.cfg.StartTimeout, a.Generation)
+	}
+	return s.loop(ctx, &step)
+}
+
+func (s *session) setup() error {
+	var err error
+	if s.data, err = Dataset(s.spec); err != nil {
+		return err
+	}
+	if s.nz, err = losses.NewNoiser(NoiseConfig(s.spec)); err != nil {
+		return err
+	}
+	if s.eng, err = NewEngine(s.w.cfg.GPU, s.spec, initSeed(s.spec.Seed)); err != nil {
+		return err
+	}
+	s.params, s.grads = s.eng.Params(), s.eng.Grads()
+	for _, p := range s.params {
+		s.nParam += len(p.Data)
+	}
+	s.ema = make([]float32, 0, s.nParam)
+	for _, p := range s.params {
+		s.ema = append(s.ema, p.Data...)
+	}
+	s.buf = make([]float32, s.nParam+nCtl)
+	return nil
+}
+
+// restore loads a checkpoint's weights, EMA and optimiser state and
+// returns its step.
+func (s *session) restore(dir string) (int, error) {
+	c, err := checkpoint.Load(dir)
+	if err != nil {
+		return 0, err
+	}
+	spec, err := job.FromJSON(c.Manifest.Job)
+	if err != nil {
+		return 0, fmt.Errorf("worker: %s: %w", dir, err)
+	}
+	if string(spec.JSON()) != string(s.spec.JSON()) {
+		return 0, fmt.Errorf("worker: %s holds a checkpoint of another job spec", dir)
+	}
+	files := map[string]checkpoint.File{}
+	for _, f := range c.Files {
+		files[f.Name] = f
+	}
+	load := func(name string, dst []Tensor) error {
+		f, ok := files[name]
+		if !ok {
+			return fmt.Errorf("worker: %s: no %s", dir, name)
+		}
+		by := map[string]Tensor{}
+		for _, t := range f.Tensors {
+			by[t.Name] = t
+		}
+		for _, p := range dst {
+			t, ok := by[p.Name]
+			if !ok || len(t.Data) != len(p.Data) {
+				return fmt.Errorf("worker: %s: %s: tensor %q missing or of the wrong size", dir, name, p.Name)
+			}
+			copy(p.Data, t.Data)
+		}
+		return nil
+	}
+	if err := load(ModelFile, s.params); err != nil {
+		return 0, err
+	}
+	if err := load(EMAFile, tensorsOver(s.params, s.ema)); err != nil {
+		return 0, err
+	}
+	of, ok := files[OptimFile]
+	if !ok {
+		return 0, fmt.Errorf("worker: %s: no %s", dir, OptimFile)
+	}
+	ostep, err := parseOptimMeta(of.Meta)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", filepath.Join(dir, OptimFile), err)
+	}
+	if err := s.eng.SetOptimState(ostep, of.Tensors); err != nil {
+		return 0, fmt.Errorf("%s: %w", filepath.Join(dir, OptimFile), err)
+	}
+	if n, err := strconv.Atoi(c.Manifest.Extra["skipped"]); err == nil {
+		s.skipped = n
+	}
+	return int(c.Manifest.Step), nil
+}
+
+// tensorsOver lays flat over the shapes of like.
+func tensorsOver(like []Tensor, flat []float32) []Tensor {
+	out := make([]Tensor, len(like))
+	lo := 0
+	for i, p := range like {
+		out[i] = Tensor{Name: p.Name, Shape: p.Shape, Data: flat[lo : lo+len(p.Data)]}
+		lo += len(p.Data)
+	}
+	return out
+}
+
+func (s *session) loop(ctx context.Context, stepp *int) error {
+	spec, a := s.spec, s.a
+	const d = 2
+	B := spec.GlobalBatch
+	b := B / a.World
+	perEpoch := spec.StepsPerEpoch()
+	end := spec.Steps
+	if a.StopAt > 0 && a.StopAt < end {
+		end = a.StopAt
+	}
+	x0 := make([]float32, b*d)
+	xt := make([]float32, b*d)
+	tgt := make([]float32, b*d)
+	tau := make([]float32, b)
+	pcg := rand.NewPCG(0, 0)
+	rng := rand.New(pcg)
+	var perm []int
+	permEpoch := -1
+
+	var (
+		lastReport            = time.Now()
+		lossSum, arSum        float64
+		sinceN, sinceStep     = 0, *stepp
+		consecutive           int
+		isRank0               = a.Rank == 0
+		ctlC, ctlS, nonFinite float32
+	)
+	for *stepp < end {
+		step := *stepp
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		epoch, pos := step/perEpoch, step%perEpoch
+		if epoch != permEpoch {
+			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(spec.DataN)
+			permEpoch = epoch
+		}
+		first := pos*B + a.Rank*b
+		for i, idx := range perm[first : first+b] {
+			x0[d*i], x0[d*i+1] = s.data[d*idx], s.data[d*idx+1]
+			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(a.Rank*b+i))
+			s.nz.Prepare(rng, x0[d*i:d*i+d], d, xt[d*i:d*i+d], tau[i:i+1], tgt[d*i:d*i+d])
+		}
+		loss, err := s.eng.Gradients(xt, tau, tgt)
+		bad := float32(0)
+		if errors.Is(err, mlp.ErrNonFinite) {
+			bad, loss = 1, 0
+			for _, g := range s.grads {
+				clear(g.Data)
+			}
+		} else if err != nil {
+			return fmt.Errorf("worker: step %d: %w", step, err)
+		}
+		off := 0
+		for _, g := range s.grads {
+			copy(s.buf[off:], g.Data)
+			off += len(g.Data)
+		}
+		ctl := s.buf[s.nParam:]
+		ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
+		ctl[ctlCheckpoint], ctl[ctlStop] = 0, 0
+		if s.ckptReq.Swap(false) {
+			ctl[ctlCheckpoint] = 1
+		}
+		if s.stopReq.Load() {
+			ctl[ctlStop] = 1
+		}
+		t0 := time.Now()
+		if err := s.ring.Mean(ctx, s.buf); err != nil {
+			return fmt.Errorf("worker: step %d: %w", step, err)
+		}
+		arSum += time.Since(t0).Seconds()
+		ctlC, ctlS, nonFinite = ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlNonFinite]
+		if nonFinite > 0 {
+			for _, g := range s.grads {
+				clear(g.Data)
+			}
+			s.skipped++
+			consecutive++
+			s.log.Warn("skipping a step: non-finite gradient on some rank", zap.Int("step", step), zap.Bool("here", bad > 0))
+			if consecutive >= maxSkipped {
+				return fmt.Errorf("worker: %d consecutive steps (up to step %d) with a non-finite loss or gradient: lower lr or check the data", consecutive, step)
+			}
+		} else {
+			consecutive = 0
+			off = 0
+			for _, g := range s.grads {
+				copy(g.Data, s.buf[off:off+len(g.Data)])
+				off += len(g.Data)
+			}
+			if err := s.eng.Apply(); err != nil {
+				return fmt.Errorf("worker: step %d: %w", step, err)
+			}
+			s.updateEMA()
+			lossSum += float64(ctl[ctlLoss])
+			sinceN++
+		}
+		*stepp = step + 1
+		done := *stepp
+		stop := ctlS > 0
+		if isRank0 && (done%spec.CkptEvery == 0 || done == end || ctlC > 0 || stop) {
+			if err := s.save(done, done == spec.Steps); err != nil {
+				return err
+			}
+		}
+		if isRank0 && (time.Since(lastReport) >= time.Second || done == end || stop) {
+			now := time.Now()
+			n := done - sinceStep
+			p := &wire.Progress{Job: a.Job, Step: done, Total: spec.Steps, Skipped: s.skipped,
+				StepsPerSec: float64(n) / now.Sub(lastReport).Seconds()}
+			if sinceN > 0 {
+				p.Loss = lossSum / float64(sinceN)
+			}
+			if n > 0 {
+				p.AllReduceMS = 1e3 * arSum / float64(n)
+			}
+			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+				p.Loss = -1
+			}
+			s.w.publish(wire.JobSubject(a.Job, "progress"), p)
+			lastReport, sinceStep, lossSum, arSum, sinceN = now, done, 0, 0, 0
+		}
+		if stop {
+			s.log.Info("stopped on request", zap.Int("step", done))
+			return nil
+		}
+	}
+	return nil
+}
+
+func (s *session) updateEMA() {
+	dcy := float32(s.spec.EMA)
+	off := 0
+	for _, p := range s.params {
+		e := s.ema[off : off+len(p.Data)]
+		for i, w := range p.Data {
+			e[i] = dcy*e[i] + (1-dcy)*w
+		}
+		off += len(p.Data)
+	}
+}
+
+// save writes a checkpoint after done steps (rank 0 only) and announces it.
+func (s *session) save(done int, last bool) error {
+	ostep, ots := s.eng.OptimState()
+	meta := map[string]string{"format": "levy-mlp", "method": s.spec.Method,
+		"alpha": strconv.FormatFloat(s.spec.Alpha, 'g', -1, 64)}
+	files := []checkpoint.File{
+		{Name: ModelFile, Tensors: s.params, Meta: meta},
+		{Name: EMAFile, Tensors: tensorsOver(s.params, s.ema), Meta: meta},
+		{Name: OptimFile, Tensors: ots, Meta: optimMeta(ostep)},
+	}
+	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpoch()),
+		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
+		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
+	t0 := time.Now()
+	dir, err := checkpoint.Save(CheckpointDir(s.a.RunDir), m, files, s.spec.Keep)
+	if err != nil {
+		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+	}
+	s.log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
+	s.w.publish(wire.JobSubject(s.a.Job, "ckpt"), &wire.Checkpoint{Job: s.a.Job, Step: done, Dir: dir, Last: last})
+	return nil
+}
+
+func (w *Worker) publish(subject string, m wire.Message) {
+	b, err := wire.Encode(m)
+	if err != nil {
+		w.log.Error("encoding a message", zap.String("subject", subject), zap.Error(err))
+		return
+	}
+	if err := w.cfg.NATS.Publish(subject, b); err != nil {
+		w.log.Warn("publishing", zap.String("subject", subject), zap.Error(err))
+	}
+}
