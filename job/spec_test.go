@@ -151,3 +151,22 @@ func TestDefaultsMatchTheCore(t *testing.T) {
 		t.Error("method names differ from package losses")
 	}
 }
+
+// TestDocumentedJobsParse: the example specs in docs/jobs are valid, and
+// the YAML one spells out exactly the defaults.
+func TestDocumentedJobsParse(t *testing.T) {
+	files, _ := filepath.Glob("../docs/jobs/*")
+	if len(files) < 2 {
+		t.Fatalf("docs/jobs holds %d files", len(files))
+	}
+	for _, f := range files {
+		s, err := ReadFile(f)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if filepath.Base(f) == "dlpm-grid9.yaml" && string(s.JSON()) != string(Default().JSON()) {
+			t.Errorf("%s differs from Default():\n%s\n%s", f, s.JSON(), Default().JSON())
+		}
+	}
+}
