@@ -134,6 +134,10 @@ func (s *State) Apply(op Op) error {
 	case OpStopAsked:
 		j.StopAsked = true
 	case OpRankDone:
+		if j.Phase == PhaseFailed {
+			j.Done[op.Rank] = op.Error // the others following a failure
+			return nil
+		}
 		if j.Phase != PhaseRunning {
 			return opErr(op, "the job is %s", j.Phase)
 		}
@@ -144,13 +148,15 @@ func (s *State) Apply(op Op) error {
 		if op.Step > j.Step {
 			j.Step = op.Step
 		}
-		if op.Error != "" && j.Error == "" {
+		if op.Error != "" {
+			// One failed rank fails the job at once: a rank that died
+			// may never report, and the others are leaving anyway.
 			j.Error = fmt.Sprintf("rank %d at step %d: %s", op.Rank, op.Step, op.Error)
+			j.Phase = PhaseFailed
+			return nil
 		}
 		if len(j.Done) == j.Want {
 			switch {
-			case j.Error != "":
-				j.Phase = PhaseFailed
 			case j.StopAsked || j.Step < j.specSteps():
 				j.Phase = PhaseStopped
 			default:

@@ -170,6 +170,9 @@ func (s *session) setup() error {
 	if s.eng, err = NewEngine(s.w.cfg.GPU, s.spec, initSeed(s.spec.Seed)); err != nil {
 		return err
 	}
+	if s.w.cfg.wrapEngine != nil {
+		s.eng = s.w.cfg.wrapEngine(s.a.Rank, s.eng)
+	}
 	s.params, s.grads = s.eng.Params(), s.eng.Grads()
 	for _, p := range s.params {
 		s.nParam += len(p.Data)

@@ -32,6 +32,9 @@ type Config struct {
 	// StartTimeout bounds the wait for the coordinator's start once the
 	// worker has its assignment (default 2 min).
 	StartTimeout time.Duration
+
+	// wrapEngine, if set (tests only), wraps the engine to inject faults.
+	wrapEngine func(rank int, e Engine) Engine
 }
 
 // DefaultConfig returns a CPU worker with the default timeouts; ID and

@@ -1,0 +1,172 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/mlp"
+)
+
+// faultyEngine injects faults into one rank's engine: onCall runs before
+// the n-th Gradients and may return an error in its place.
+type faultyEngine struct {
+	Engine
+	calls  atomic.Int64
+	onCall func(n int64) error
+}
+
+func (e *faultyEngine) Gradients(x, tau, target []float32) (float64, error) {
+	if err := e.onCall(e.calls.Add(1)); err != nil {
+		return 0, err
+	}
+	return e.Engine.Gradients(x, tau, target)
+}
+
+// runCluster runs spec on n workers and a coordinator over a real
+// in-process NATS server; rank faultRank's engine gets onCall.
+// unblock (if not nil) runs before waiting for the workers to leave.
+func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, faultRank int, onCall func(int64) error, unblock func()) (*coordinator.Result, error, time.Duration) {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer ns.Shutdown()
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect(ns.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	cc := coordinator.DefaultConfig()
+	cc.NATS, cc.Job, cc.Workers, cc.RunsDir, cc.Progress = conn(), spec, n, t.TempDir(), nil
+	co, err := coordinator.New(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		if unblock != nil {
+			unblock()
+		}
+		wg.Wait()
+	}()
+	for i := range n {
+		wc := DefaultConfig()
+		wc.ID, wc.NATS, wc.Once, wc.RingTimeout = fmt.Sprintf("w%d", i), conn(), true, ringTimeout
+		wc.wrapEngine = func(rank int, e Engine) Engine {
+			if rank != faultRank {
+				return e
+			}
+			return &faultyEngine{Engine: e, onCall: onCall}
+		}
+		w, err := New(wc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(wctx) }()
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer stop()
+	start := time.Now()
+	res, err := co.Run(ctx)
+	return res, err, time.Since(start)
+}
+
+func faultJob() job.Spec {
+	s := job.Default()
+	s.Name, s.Steps, s.CkptEvery, s.GlobalBatch = "fault", 40, 10, 384
+	return s
+}
+
+// TestNonFiniteGradientIsSkipped: a NaN gradient on one rank makes every
+// rank skip that step; the job finishes with finite weights and counts
+// the skips in its checkpoint.
+func TestNonFiniteGradientIsSkipped(t *testing.T) {
+	res, err, _ := runCluster(t, faultJob(), 2, 10*time.Second, 1, func(n int64) error {
+		if n == 3 || n == 4 {
+			return fmt.Errorf("injected: %w", mlp.ErrNonFinite)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := checkpoint.Load(res.Job.Latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Manifest.Step != 40 || c.Manifest.Extra["skipped"] != "2" {
+		t.Fatalf("final checkpoint: step %d, skipped %q; want 40 and 2", c.Manifest.Step, c.Manifest.Extra["skipped"])
+	}
+	for _, tn := range c.Tensors(ModelFile) {
+		for _, v := range tn.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s holds %v", tn.Name, v)
+			}
+		}
+	}
+}
+
+// TestPersistentNonFiniteFailsTheJob: ten non-finite steps in a row fail
+// the job with a message that says so.
+func TestPersistentNonFiniteFailsTheJob(t *testing.T) {
+	_, err, _ := runCluster(t, faultJob(), 2, 10*time.Second, 0, func(n int64) error {
+		if n > 12 {
+			return mlp.ErrNonFinite
+		}
+		return nil
+	}, nil)
+	if !errors.Is(err, coordinator.ErrJobFailed) || !strings.Contains(err.Error(), "non-finite") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestDeadWorkerFailsTheJob: a worker that stops answering in the middle
+// of step 25 breaks the ring; the job fails within the ring timeout,
+// never hangs, and the checkpoint of step 20 is intact for a resume.
+func TestDeadWorkerFailsTheJob(t *testing.T) {
+	release := make(chan struct{})
+	const timeout = time.Second
+	res, err, took := runCluster(t, faultJob(), 3, timeout, 2, func(n int64) error {
+		if n == 25 {
+			<-release // hangs like a dead process
+		}
+		return nil
+	}, func() { close(release) })
+	if !errors.Is(err, coordinator.ErrJobFailed) || !strings.Contains(err.Error(), "ring broken") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("got %v", err)
+	}
+	t.Logf("failed after %v: %v", took.Round(time.Millisecond), err)
+	if took > 30*time.Second {
+		t.Errorf("the failure took %v with a %v ring timeout", took, timeout)
+	}
+	if res.Job.LatestStep != 20 {
+		t.Fatalf("newest checkpoint at step %d, want 20", res.Job.LatestStep)
+	}
+	if _, err := checkpoint.Verify(res.Job.Latest); err != nil {
+		t.Fatal(err)
+	}
+}
