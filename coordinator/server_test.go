@@ -1,0 +1,66 @@
+package coordinator
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/levy-ml/levy/checkpoint"
+)
+
+func testConn(t *testing.T) *nats.Conn {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func TestNewRefusesBadInput(t *testing.T) {
+	nc := testConn(t)
+	runs := t.TempDir()
+	// A resume directory with only a corrupt checkpoint.
+	bad := filepath.Join(runs, "bad")
+	if err := os.MkdirAll(filepath.Join(bad, "checkpoints", "step-00000010"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(bad, "checkpoints", "step-00000010", "manifest.json"), []byte("{garbage"), 0o644)
+
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+		is   error
+	}{
+		{func(c *Config) { c.Workers = 0 }, "--workers 0", nil},
+		{func(c *Config) { c.Workers = 3 }, "not divisible by the 3 workers", nil},
+		{func(c *Config) { c.Job.Alpha = 2.5 }, `"alpha" = 2.5`, nil},
+		{func(c *Config) { c.StopAt = -1 }, "--stop-at -1", nil},
+		{func(c *Config) { c.Resume = filepath.Join(runs, "missing") }, "--resume", checkpoint.ErrNoCheckpoint},
+		{func(c *Config) { c.Resume = bad }, "--resume", checkpoint.ErrNoCheckpoint},
+		{func(c *Config) { c.NATS = nil }, "NATS", nil},
+	} {
+		cfg := DefaultConfig()
+		cfg.NATS, cfg.RunsDir, cfg.Workers, cfg.Progress = nc, runs, 2, nil
+		c.edit(&cfg)
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) {
+			t.Errorf("want an error with %q, got %v", c.want, err)
+		}
+	}
+}

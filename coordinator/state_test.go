@@ -1,0 +1,135 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func spec(steps int) json.RawMessage {
+	b, _ := json.Marshal(map[string]int{"steps": steps})
+	return b
+}
+
+// script is a job's life: submit, two joins, start, progress, a
+// checkpoint and both ranks done.
+func script() []Op {
+	return []Op{
+		{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 2},
+		{Kind: OpJoin, Job: "j", Worker: "a"},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, // a retried join
+		{Kind: OpJoin, Job: "j", Worker: "b"},
+		{Kind: OpStart, Job: "j"},
+		{Kind: OpReady, Job: "j", Rank: 0},
+		{Kind: OpReady, Job: "j", Rank: 1},
+		{Kind: OpProgress, Job: "j", Step: 40},
+		{Kind: OpCheckpoint, Job: "j", Step: 50, Dir: "d50"},
+		{Kind: OpCheckpoint, Job: "j", Step: 20, Dir: "d20"}, // late, older: ignored
+		{Kind: OpRankDone, Job: "j", Rank: 0, Step: 100},
+		{Kind: OpRankDone, Job: "j", Rank: 1, Step: 100},
+	}
+}
+
+func TestStateLifecycle(t *testing.T) {
+	s := NewState()
+	for _, op := range script() {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	j := s.Jobs["j"]
+	if j.Phase != PhaseDone || j.Generation != 1 || j.Latest != "d50" || j.Step != 100 || len(j.Members) != 2 || j.Members[0] != "a" {
+		t.Fatalf("final job %+v", j)
+	}
+}
+
+// TestStateIsDeterministic: the same ops give the same state (what raft
+// replication needs).
+func TestStateIsDeterministic(t *testing.T) {
+	a, b := NewState(), NewState()
+	for _, op := range script() {
+		a.Apply(op)
+		b.Apply(op)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatalf("states differ:\n%s\n%s", ja, jb)
+	}
+	// Ops survive JSON (the raft log's encoding).
+	for _, op := range script() {
+		enc, _ := json.Marshal(op)
+		var back Op
+		if err := json.Unmarshal(enc, &back); err != nil {
+			t.Fatal(err)
+		}
+		e2, _ := json.Marshal(back)
+		if string(e2) != string(enc) {
+			t.Fatalf("op round trip: %s vs %s", enc, e2)
+		}
+	}
+}
+
+func TestStateRefuses(t *testing.T) {
+	s := NewState()
+	for _, op := range []Op{
+		{Kind: OpJoin, Job: "none", Worker: "a"},
+		{Kind: OpSubmit, Job: "j", Want: 0},
+		{Kind: "reboot", Job: "j"},
+	} {
+		if err := s.Apply(op); !errors.Is(err, ErrOp) {
+			t.Errorf("%+v: %v", op, err)
+		}
+	}
+	s.Apply(Op{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 1})
+	s.Apply(Op{Kind: OpJoin, Job: "j", Worker: "a"})
+	if err := s.Apply(Op{Kind: OpJoin, Job: "j", Worker: "b"}); !errors.Is(err, ErrOp) {
+		t.Errorf("a join beyond --workers: %v", err)
+	}
+	if err := s.Apply(Op{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 1}); !errors.Is(err, ErrOp) {
+		t.Errorf("resubmitting a live job: %v", err)
+	}
+	if err := s.Apply(Op{Kind: OpRankDone, Job: "j", Rank: 0}); !errors.Is(err, ErrOp) {
+		t.Errorf("done before start: %v", err)
+	}
+}
+
+func TestStateFailureAndStop(t *testing.T) {
+	run := func(ops ...Op) *Job {
+		s := NewState()
+		base := []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 2},
+			{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"}}
+		for _, op := range append(base, ops...) {
+			if err := s.Apply(op); err != nil {
+				t.Fatalf("%+v: %v", op, err)
+			}
+		}
+		return s.Jobs["j"]
+	}
+	// One failed rank fails the job at once; the other's late report is kept.
+	j := run(Op{Kind: OpRankDone, Job: "j", Rank: 1, Step: 7, Error: "ring broken"})
+	if j.Phase != PhaseFailed || j.Error == "" {
+		t.Fatalf("after a failed rank: %+v", j)
+	}
+	// A stop request ends in "stopped" even at the last step.
+	j = run(Op{Kind: OpStopAsked, Job: "j"}, Op{Kind: OpRankDone, Job: "j", Rank: 0, Step: 30},
+		Op{Kind: OpRankDone, Job: "j", Rank: 1, Step: 30})
+	if j.Phase != PhaseStopped {
+		t.Fatalf("after a stop: %s", j.Phase)
+	}
+	// Ranks leaving before the end without a stop (--stop-at) also stop.
+	j = run(Op{Kind: OpRankDone, Job: "j", Rank: 0, Step: 30}, Op{Kind: OpRankDone, Job: "j", Rank: 1, Step: 30})
+	if j.Phase != PhaseStopped {
+		t.Fatalf("after leaving at 30 of 100: %s", j.Phase)
+	}
+	// A failed job can be submitted again (resume).
+	s := NewState()
+	s.Jobs["j"] = j
+	j.Phase = PhaseFailed
+	if err := s.Apply(Op{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 3, Resume: "d", Step: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Jobs["j"].Generation != 1 || s.Jobs["j"].Step != 30 {
+		t.Errorf("resubmitted: %+v", s.Jobs["j"])
+	}
+}
