@@ -177,3 +177,31 @@ func TestWorkerRefusesGPUWithoutCUDA(t *testing.T) {
 		t.Errorf("worker --gpu 0 said:\n%s", out)
 	}
 }
+
+// TestCoordinatorRefusesBadJobSpec: an invalid spec is refused before
+// anything starts, naming the field and the reason; nothing is written.
+func TestCoordinatorRefusesBadJobSpec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary; skipped with -short")
+	}
+	bin := t.TempDir()
+	build(t, bin, "coordinator")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(spec, []byte("alpha: 2.5\nsteps: 10\n"), 0o644)
+	runs := filepath.Join(dir, "runs")
+	out, err := exec.Command(filepath.Join(bin, "coordinator"), "--local", "--workers", "2", "--job", spec, "--runs-dir", runs).CombinedOutput()
+	if err == nil {
+		t.Fatalf("accepted a bad spec:\n%s", out)
+	}
+	if !strings.Contains(string(out), `"alpha" = 2.5`) || !strings.Contains(string(out), "bad.yaml") {
+		t.Errorf("message does not name the file and field:\n%s", out)
+	}
+	if _, err := os.Stat(runs); err == nil {
+		t.Errorf("a refused job created %s", runs)
+	}
+	out, err = exec.Command(filepath.Join(bin, "coordinator"), "--local", "--workers", "3", "--runs-dir", runs).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "global_batch") {
+		t.Errorf("1024 over 3 workers: %v\n%s", err, out)
+	}
+}
