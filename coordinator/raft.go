@@ -1,0 +1,277 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.uber.org/zap"
+)
+
+// ErrNotLeader is returned by a follower asked to change the state; the
+// error's text names the leader.
+var ErrNotLeader = errors.New("coordinator: not the raft leader")
+
+// NotLeaderError says who leads, when known.
+type NotLeaderError struct {
+	LeaderID, LeaderAddr string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return "coordinator: not the raft leader, and no leader is known yet (election in progress?)"
+	}
+	return fmt.Sprintf("coordinator: not the raft leader; the leader is %s (%s)", e.LeaderID, e.LeaderAddr)
+}
+
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// FSM replicates a State through raft: each log entry is one JSON Op.
+type FSM struct {
+	mu    sync.RWMutex
+	state *State
+}
+
+// NewFSM returns an FSM over an empty State.
+func NewFSM() *FSM { return &FSM{state: NewState()} }
+
+// Apply applies one committed entry; it returns the Op's error (or nil).
+func (f *FSM) Apply(l *raft.Log) any {
+	var op Op
+	if err := json.Unmarshal(l.Data, &op); err != nil {
+		return fmt.Errorf("%w: undecodable log entry %d: %v", ErrOp, l.Index, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.state.Apply(op)
+}
+
+// Read runs fn with the state under a read lock; fn must not keep it.
+func (f *FSM) Read(fn func(*State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// Snapshot captures the state as JSON.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := json.Marshal(f.state)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot(b), nil
+}
+
+// Restore replaces the state with a snapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s := NewState()
+	dec := json.NewDecoder(rc)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return fmt.Errorf("coordinator: restoring a raft snapshot: %w", err)
+	}
+	if s.Jobs == nil {
+		s.Jobs = map[string]*Job{}
+	}
+	f.mu.Lock()
+	f.state = s
+	f.mu.Unlock()
+	return nil
+}
+
+type snapshot []byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (snapshot) Release() {}
+
+// Peer is one coordinator of the raft group.
+type Peer struct{ ID, Addr string }
+
+// ParsePeers reads "c1=host:port,c2=host:port,…".
+func ParsePeers(s string) ([]Peer, error) {
+	var out []Peer
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("--peers: %q: want id=host:port", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--peers: %s: %v", part, err)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("--peers: id %q appears twice", id)
+		}
+		seen[id] = true
+		out = append(out, Peer{ID: id, Addr: addr})
+	}
+	return out, nil
+}
+
+// NodeConfig configures one coordinator's raft node.
+type NodeConfig struct {
+	ID      string // this coordinator's ID, one of Peers
+	Bind    string // raft address to listen on (host:port)
+	Peers   []Peer // the whole group, this node included
+	DataDir string // raft.db (BoltDB) and snapshots/
+	Log     *zap.Logger
+	// Fast uses tuned timeouts (≈ 0.1–0.2 s elections, as measured in
+	// ../shared/DEPENDENCIES.md §7) instead of raft's 1 s defaults.
+	Fast bool
+}
+
+// Validate reports the first bad field.
+func (c NodeConfig) Validate() error {
+	if c.ID == "" || c.Bind == "" || c.DataDir == "" {
+		return fmt.Errorf("coordinator: raft node needs --id (%q), --raft-bind (%q) and --data-dir (%q)", c.ID, c.Bind, c.DataDir)
+	}
+	found := false
+	for _, p := range c.Peers {
+		found = found || p.ID == c.ID
+	}
+	if !found {
+		return fmt.Errorf("coordinator: --id %s is not among --peers", c.ID)
+	}
+	return nil
+}
+
+// Node is one member of the coordinators' raft group.
+type Node struct {
+	cfg   NodeConfig
+	Raft  *raft.Raft
+	FSM   *FSM
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+}
+
+// NewNode opens (or creates) the node's raft state in DataDir and joins
+// the group. A node with no state yet bootstraps the group from Peers
+// (every member bootstraps the same configuration, which raft accepts).
+func NewNode(cfg NodeConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("coordinator: --data-dir: %w", err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn,
+		Output: zap.NewStdLog(log.With(zap.String("coordinator", cfg.ID))).Writer()})
+	if cfg.Fast {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = 150*time.Millisecond, 150*time.Millisecond
+		rc.LeaderLeaseTimeout, rc.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
+	}
+	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: opening %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.Bind)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
+	}
+	trans, err := raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
+	}
+	fsm := NewFSM()
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		trans.Close()
+		store.Close()
+		return nil, err
+	}
+	if !has {
+		var servers []raft.Server
+		for _, p := range cfg.Peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+		}
+		if err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			trans.Close()
+			store.Close()
+			return nil, fmt.Errorf("coordinator: bootstrapping raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, fsm, store, store, snaps, trans)
+	if err != nil {
+		trans.Close()
+		store.Close()
+		return nil, fmt.Errorf("coordinator: starting raft: %w", err)
+	}
+	return &Node{cfg: cfg, Raft: r, FSM: fsm, trans: trans, store: store}, nil
+}
+
+// IsLeader reports whether this node leads.
+func (n *Node) IsLeader() bool { return n.Raft.State() == raft.Leader }
+
+// Leader returns the leader's ID and address ("" when unknown).
+func (n *Node) Leader() (id, addr string) {
+	a, i := n.Raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// Apply replicates op and applies it; on a follower it returns a
+// *NotLeaderError naming the leader.
+func (n *Node) Apply(op Op, timeout time.Duration) error {
+	if !n.IsLeader() {
+		id, addr := n.Leader()
+		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+	}
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	f := n.Raft.Apply(b, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			id, addr := n.Leader()
+			return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+		}
+		return fmt.Errorf("coordinator: replicating %s: %w", op.Kind, err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the node and closes its files.
+func (n *Node) Shutdown() error {
+	err := n.Raft.Shutdown().Error()
+	n.trans.Close()
+	if cerr := n.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

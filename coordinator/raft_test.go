@@ -1,0 +1,201 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddrs(t *testing.T, n int) []string {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l.Addr().String())
+		l.Close()
+	}
+	return out
+}
+
+type group struct {
+	t     *testing.T
+	peers []Peer
+	dirs  []string
+	nodes []*Node
+}
+
+func newGroup(t *testing.T, n int) *group {
+	t.Helper()
+	g := &group{t: t}
+	for i, a := range freeAddrs(t, n) {
+		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("c%d", i+1), Addr: a})
+		g.dirs = append(g.dirs, t.TempDir())
+	}
+	g.nodes = make([]*Node, n)
+	for i := range n {
+		g.start(i)
+	}
+	t.Cleanup(func() {
+		for _, nd := range g.nodes {
+			if nd != nil {
+				nd.Shutdown()
+			}
+		}
+	})
+	return g
+}
+
+func (g *group) start(i int) {
+	nd, err := NewNode(NodeConfig{ID: g.peers[i].ID, Bind: g.peers[i].Addr, Peers: g.peers, DataDir: g.dirs[i], Fast: true})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.nodes[i] = nd
+}
+
+// leader waits for a leader among the running nodes.
+func (g *group) leader() int {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, nd := range g.nodes {
+			if nd != nil && nd.IsLeader() {
+				return i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.t.Fatal("no leader within 10 s")
+	return -1
+}
+
+// waitJob waits until node i's state has job id at step ≥ step.
+func (g *group) waitJob(i int, id string, step int) {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := false
+		g.nodes[i].FSM.Read(func(s *State) {
+			j := s.Jobs[id]
+			ok = j != nil && j.Step >= step
+		})
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.t.Fatalf("node %d never saw job %s at step %d", i, id, step)
+}
+
+func TestRaftReplicatesAndFailsOver(t *testing.T) {
+	g := newGroup(t, 3)
+	start := time.Now()
+	l := g.leader()
+	t.Logf("first leader %s after %v", g.peers[l].ID, time.Since(start).Round(time.Millisecond))
+	ld := g.nodes[l]
+	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(300), Want: 2},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"},
+		{Kind: OpStart, Job: "j"}, {Kind: OpProgress, Job: "j", Step: 100}} {
+		if err := ld.Apply(op, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A refused op comes back as its error and changes nothing.
+	if err := ld.Apply(Op{Kind: OpJoin, Job: "j", Worker: "c"}, time.Second); !errors.Is(err, ErrOp) {
+		t.Fatalf("join of a full running job: %v", err)
+	}
+	for i := range g.nodes {
+		g.waitJob(i, "j", 100)
+	}
+	// A follower refuses to act and names the leader.
+	f := (l + 1) % 3
+	err := g.nodes[f].Apply(Op{Kind: OpProgress, Job: "j", Step: 101}, time.Second)
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || nl.LeaderID != g.peers[l].ID || !strings.Contains(err.Error(), g.peers[l].ID) {
+		t.Fatalf("follower Apply: %v", err)
+	}
+	// Kill the leader: another takes over with the state and goes on.
+	killed := time.Now()
+	g.nodes[l].Shutdown()
+	g.nodes[l] = nil
+	l2 := g.leader()
+	t.Logf("failover to %s in %v", g.peers[l2].ID, time.Since(killed).Round(time.Millisecond))
+	if l2 == l {
+		t.Fatal("the dead node leads")
+	}
+	if err := g.nodes[l2].Apply(Op{Kind: OpProgress, Job: "j", Step: 200}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The old leader comes back from its data dir and catches up.
+	g.start(l)
+	g.waitJob(l, "j", 200)
+	var gen uint64
+	var members []string
+	g.nodes[l].FSM.Read(func(s *State) { gen, members = s.Jobs["j"].Generation, s.Jobs["j"].Members })
+	if gen != 1 || len(members) != 2 {
+		t.Fatalf("restarted node: generation %d, members %v", gen, members)
+	}
+}
+
+func TestRaftSnapshotRestore(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	if err := g.nodes[l].Apply(Op{Kind: OpSubmit, Job: "s", Spec: spec(10), Want: 1}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range g.nodes {
+		g.waitJob(i, "s", 0)
+	}
+	// Snapshot every node, then restart one from its files only.
+	for _, nd := range g.nodes {
+		if err := nd.Raft.Snapshot().Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := (l + 1) % 3
+	g.nodes[f].Shutdown()
+	g.start(f)
+	g.waitJob(f, "s", 0)
+	snaps, _ := filepath.Glob(filepath.Join(g.dirs[f], "snapshots", "*"))
+	if len(snaps) == 0 {
+		t.Error("no snapshot on disk")
+	}
+	// A snapshot restores into an equal state.
+	snap, err := g.nodes[l].FSM.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsm := NewFSM()
+	if err := fsm.Restore(readCloser(snap.(snapshot))); err != nil {
+		t.Fatal(err)
+	}
+	fsm.Read(func(s *State) {
+		if s.Jobs["s"] == nil || s.Jobs["s"].Phase != PhaseWaiting {
+			t.Errorf("restored state %+v", s.Jobs)
+		}
+	})
+}
+
+func TestParsePeers(t *testing.T) {
+	p, err := ParsePeers("c1=127.0.0.1:7001, c2=h:7002,c3=[::1]:7003")
+	if err != nil || len(p) != 3 || p[1].Addr != "h:7002" {
+		t.Fatalf("%v %v", p, err)
+	}
+	for _, bad := range []string{"", "c1", "c1=nohost", "c1=a:1,c1=b:2", "=a:1"} {
+		if _, err := ParsePeers(bad); err == nil {
+			t.Errorf("ParsePeers(%q) accepted", bad)
+		}
+	}
+}
+
+type rc struct{ *strings.Reader }
+
+func (rc) Close() error { return nil }
+
+func readCloser(b []byte) rc { return rc{strings.NewReader(string(b))} }
