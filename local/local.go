@@ -28,12 +28,16 @@ type Config struct {
 	Log     *zap.Logger
 	// RingTimeout overrides the workers' all-reduce deadline (0: default).
 	RingTimeout time.Duration
+	// User and Password, when set, are required by the embedded server
+	// from every client, and used by the cluster's own connections.
+	User, Password string
 }
 
-// StartServer starts an embedded NATS server on a random loopback port.
-func StartServer() (*server.Server, error) {
+// StartServer starts an embedded NATS server on a random loopback port;
+// with a user, every client must give that user and password.
+func StartServer(user, password string) (*server.Server, error) {
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		NoLog: true, NoSigs: true, MaxPayload: MaxPayload})
+		NoLog: true, NoSigs: true, MaxPayload: MaxPayload, Username: user, Password: password})
 	if err != nil {
 		return nil, fmt.Errorf("local: starting the embedded NATS server: %w", err)
 	}
@@ -52,7 +56,7 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	ns, err := StartServer()
+	ns, err := StartServer(cfg.User, cfg.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +68,11 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 		}
 	}()
 	connect := func(name string) (*nats.Conn, error) {
-		c, err := nats.Connect(ns.ClientURL(), nats.Name(name), nats.InProcessServer(ns))
+		opts := []nats.Option{nats.Name(name), nats.InProcessServer(ns)}
+		if cfg.User != "" {
+			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		}
+		c, err := nats.Connect(ns.ClientURL(), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("local: connecting %s: %w", name, err)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/job"
@@ -167,5 +169,26 @@ func TestSamplerWritesOutputs(t *testing.T) {
 	ts, _, err := safetensors.ReadFile(filepath.Join(res.RunDir, worker.SamplesFile))
 	if err != nil || len(ts) != 1 || len(ts[0].Data) != 2*spec.Sample.N {
 		t.Fatalf("samples: %v", err)
+	}
+}
+
+// TestLocalWithCredentials: with a user and password the embedded server
+// refuses anonymous clients, and the cluster's own parts still train.
+func TestLocalWithCredentials(t *testing.T) {
+	ns, err := StartServer("levy", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := nats.Connect(ns.ClientURL()); err == nil {
+		nc.Close()
+		t.Error("an anonymous client connected to a server with credentials")
+	}
+	ns.Shutdown()
+
+	cc := coordinator.DefaultConfig()
+	cc.Job, cc.Workers, cc.RunsDir, cc.Progress = smallJob("auth", 10, 10), 2, t.TempDir(), nil
+	res, err := Run(context.Background(), Config{Coordinator: cc, User: "levy", Password: "pw"})
+	if err != nil || res.Job.Phase != coordinator.PhaseDone {
+		t.Fatalf("with credentials: %v", err)
 	}
 }

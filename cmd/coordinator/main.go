@@ -44,6 +44,8 @@ func run() error {
 		waitSamp  = flag.Bool("wait-samples", false, "without --local: wait for a sampler's report on the final checkpoint")
 		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
 	)
+	var auth cli.NATSAuth
+	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
@@ -69,9 +71,12 @@ func run() error {
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
 	var res *coordinator.Result
 	if *localMode {
-		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log})
+		if auth.NKeyFile != "" || auth.CertFile != "" || auth.CAFile != "" {
+			return errors.New("--local supports --nats-user/--nats-password only (the embedded server then requires them)")
+		}
+		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password})
 	} else {
-		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", log)
+		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", auth, log)
 		if cerr != nil {
 			return cerr
 		}

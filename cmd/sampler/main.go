@@ -35,6 +35,8 @@ func run() error {
 		seed     = flag.Uint64("seed", 1, "seed of the sampler's draws")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
+	var auth cli.NATSAuth
+	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
@@ -57,7 +59,7 @@ func run() error {
 		fmt.Println(string(b))
 		return nil
 	}
-	nc, err := cli.Connect(*natsURL, "levy-sampler", log)
+	nc, err := cli.Connect(*natsURL, "levy-sampler", auth, log)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ func run() error {
 		timeout  = flag.Duration("ring-timeout", def.RingTimeout, "all-reduce deadline: a peer silent for this long fails the job")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
+	var auth cli.NATSAuth
+	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
@@ -54,7 +56,7 @@ func run() error {
 	if err := worker.CheckGPU(cfg.GPU); err != nil {
 		return err
 	}
-	nc, err := cli.Connect(*natsURL, "levy-worker-"+cfg.ID, log)
+	nc, err := cli.Connect(*natsURL, "levy-worker-"+cfg.ID, auth, log)
 	if err != nil {
 		return err
 	}

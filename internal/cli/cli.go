@@ -25,18 +25,24 @@ func Logger(level string) (*zap.Logger, error) {
 	return zap.New(core), nil
 }
 
-// Connect dials the cluster's NATS server with reconnects and a name.
-func Connect(url, name string, log *zap.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.Timeout(5*time.Second),
+// Connect dials the cluster's NATS server with reconnects, a name and the
+// credentials in auth.
+func Connect(url, name string, auth NATSAuth, log *zap.Logger) (*nats.Conn, error) {
+	opts, err := auth.Options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nats.Name(name), nats.Timeout(5*time.Second),
 		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", zap.Error(err))
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", zap.String("url", c.ConnectedUrl())) }))
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", zap.String("url", Redact(c.ConnectedUrl()))) }))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("--nats %s: %w", url, err)
+		return nil, explain(url, err)
 	}
 	return nc, nil
 }
