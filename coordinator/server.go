@@ -48,6 +48,8 @@ type Config struct {
 	// StopGrace is how long a stop (Ctrl-C) waits for the workers'
 	// checkpoint before giving up.
 	StopGrace time.Duration
+	// Metrics, if not nil, receives the coordinator's Prometheus series.
+	Metrics *Metrics
 }
 
 // DefaultConfig returns a one-worker configuration of the default job.
@@ -276,11 +278,20 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 				if wire.Decode(m.Data, &p) == nil {
 					last, haveProgress = p, true
 					s.apply(Op{Kind: OpProgress, Job: s.jobID, Step: p.Step})
+					if m := s.cfg.Metrics; m != nil {
+						m.Step.Set(float64(p.Step))
+						m.Loss.Set(p.Loss)
+						m.StepsPerSec.Set(p.StepsPerSec)
+						m.AllReduceMS.Set(p.AllReduceMS)
+					}
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "ckpt"):
 				var c wire.Checkpoint
 				if wire.Decode(m.Data, &c) == nil {
 					s.apply(Op{Kind: OpCheckpoint, Job: s.jobID, Step: c.Step, Dir: c.Dir})
+					if m := s.cfg.Metrics; m != nil {
+						m.Checkpoint.Set(float64(c.Step))
+					}
 					s.printf("checkpoint: step %d → %s\n", c.Step, c.Dir)
 					if c.Last {
 						finalCkpt = c.Step
@@ -291,6 +302,9 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 				if wire.Decode(m.Data, &d) == nil {
 					if err := s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step, Error: d.Error}); err == nil && d.Error != "" {
 						s.printf("rank %d failed at step %d: %s\n", d.Rank, d.Step, d.Error)
+						if m := s.cfg.Metrics; m != nil {
+							m.Failures.Inc()
+						}
 					}
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "ready"):
@@ -381,6 +395,10 @@ func (s *Server) startRing(j *Job) error {
 		}
 	}
 	s.printf("ring generation %d: %v; training from step %d\n", j.Generation, j.Members, s.start)
+	if m := s.cfg.Metrics; m != nil {
+		m.Workers.Set(float64(len(j.Members)))
+		m.Generation.Set(float64(j.Generation))
+	}
 	return s.cfg.NATS.Flush()
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/coordinator"
@@ -28,6 +29,9 @@ type Config struct {
 	Log     *zap.Logger
 	// RingTimeout overrides the workers' all-reduce deadline (0: default).
 	RingTimeout time.Duration
+	// Registry, if not nil, receives the coordinator's and every worker's
+	// Prometheus series (workers are told apart by their "worker" label).
+	Registry *prometheus.Registry
 	// User and Password, when set, are required by the embedded server
 	// from every client, and used by the cluster's own connections.
 	User, Password string
@@ -85,6 +89,9 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	}
 	cc.Log = log
 	cc.WaitSamples = cfg.Sampler
+	if cfg.Registry != nil {
+		cc.Metrics = coordinator.NewMetrics(cfg.Registry)
+	}
 	coord, err := coordinator.New(cc)
 	if err != nil {
 		return nil, err
@@ -103,6 +110,10 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 		}
 		wc := worker.DefaultConfig()
 		wc.ID, wc.NATS, wc.Log, wc.Once = fmt.Sprintf("w%d", i), nc, log, true
+		wc.JoinRetry = 100 * time.Millisecond // the coordinator subscribes a moment later
+		if cfg.Registry != nil {
+			wc.Metrics = worker.NewMetrics(cfg.Registry, wc.ID)
+		}
 		if cfg.RingTimeout > 0 {
 			wc.RingTimeout = cfg.RingTimeout
 		}

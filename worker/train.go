@@ -84,7 +84,12 @@ func Dataset(spec job.Spec) ([]float32, error) {
 }
 
 func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
-	s := &session{w: w, a: a, log: w.log.With(zap.String("job", a.Job), zap.Int("rank", a.Rank))}
+	s := &session{w: w, a: a, log: w.log.With(zap.String("job", a.Job), zap.Uint64("generation", a.Generation), zap.Int("rank", a.Rank))}
+	if m := w.cfg.Metrics; m != nil {
+		m.Generation.Set(float64(a.Generation))
+		m.Rank.Set(float64(a.Rank))
+		m.World.Set(float64(a.World))
+	}
 	step := 0
 	defer func() {
 		msg := &wire.Done{Job: a.Job, Rank: a.Rank, Step: step}
@@ -287,6 +292,7 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		stepStart := time.Now()
 		epoch, pos := step/perEpoch, step%perEpoch
 		if epoch != permEpoch {
 			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(spec.DataN)
@@ -326,7 +332,13 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		if err := s.ring.Mean(ctx, s.buf); err != nil {
 			return fmt.Errorf("worker: step %d: %w", step, err)
 		}
-		arSum += time.Since(t0).Seconds()
+		arSec := time.Since(t0).Seconds()
+		arSum += arSec
+		if m := s.w.cfg.Metrics; m != nil && arSec > 0 {
+			m.AllReduceSeconds.Observe(arSec)
+			n := float64(a.World)
+			m.BusBandwidth.Set(2 * (n - 1) / n * float64(4*len(s.buf)) / arSec)
+		}
 		ctlC, ctlS, nonFinite = ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlNonFinite]
 		if nonFinite > 0 {
 			for _, g := range s.grads {
@@ -334,6 +346,9 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			}
 			s.skipped++
 			consecutive++
+			if m := s.w.cfg.Metrics; m != nil {
+				m.Skipped.Inc()
+			}
 			s.log.Warn("skipping a step: non-finite gradient on some rank", zap.Int("step", step), zap.Bool("here", bad > 0))
 			if consecutive >= maxSkipped {
 				return fmt.Errorf("worker: %d consecutive steps (up to step %d) with a non-finite loss or gradient: lower lr or check the data", consecutive, step)
@@ -354,6 +369,13 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		}
 		*stepp = step + 1
 		done := *stepp
+		if m := s.w.cfg.Metrics; m != nil {
+			m.Step.Set(float64(done))
+			if nonFinite == 0 {
+				m.Loss.Set(float64(ctl[ctlLoss]))
+			}
+			m.StepSeconds.Observe(time.Since(stepStart).Seconds())
+		}
 		stop := ctlS > 0
 		if isRank0 && (done%spec.CkptEvery == 0 || done == end || ctlC > 0 || stop) {
 			if err := s.save(done, done == spec.Steps); err != nil {
@@ -414,6 +436,9 @@ func (s *session) save(done int, last bool) error {
 	dir, err := checkpoint.Save(CheckpointDir(s.a.RunDir), m, files, s.spec.Keep)
 	if err != nil {
 		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+	}
+	if m := s.w.cfg.Metrics; m != nil {
+		m.Checkpoints.Inc()
 	}
 	s.log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
 	s.w.publish(wire.JobSubject(s.a.Job, "ckpt"), &wire.Checkpoint{Job: s.a.Job, Step: done, Dir: dir, Last: last})

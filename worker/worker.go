@@ -33,6 +33,9 @@ type Config struct {
 	// worker has its assignment (default 2 min).
 	StartTimeout time.Duration
 
+	// Metrics, if not nil, receives the worker's Prometheus series.
+	Metrics *Metrics
+
 	// wrapEngine, if set (tests only), wraps the engine to inject faults.
 	wrapEngine func(rank int, e Engine) Engine
 }

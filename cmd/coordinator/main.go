@@ -18,6 +18,7 @@ import (
 
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/local"
 )
@@ -44,13 +45,15 @@ func run() error {
 		waitSamp  = flag.Bool("wait-samples", false, "without --local: wait for a sampler's report on the final checkpoint")
 		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
 	)
+	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9100 (empty: off); with --local, the workers' series too")
+	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
 	var auth cli.NATSAuth
 	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
 	}
-	log, err := cli.Logger(*logLevel)
+	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -69,19 +72,29 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
+	reg := obs.NewRegistry()
+	if *metricsAddr != "" {
+		mctx, mcancel := context.WithCancel(context.Background())
+		defer mcancel()
+		addr, _, err := obs.Serve(mctx, *metricsAddr, reg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "metrics: http://%s/metrics\n", addr)
+	}
 	var res *coordinator.Result
 	if *localMode {
 		if auth.NKeyFile != "" || auth.CertFile != "" || auth.CAFile != "" {
 			return errors.New("--local supports --nats-user/--nats-password only (the embedded server then requires them)")
 		}
-		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password})
+		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password, Registry: reg})
 	} else {
 		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", auth, log)
 		if cerr != nil {
 			return cerr
 		}
 		defer nc.Close()
-		cfg.NATS, cfg.WaitSamples = nc, *waitSamp
+		cfg.NATS, cfg.WaitSamples, cfg.Metrics = nc, *waitSamp, coordinator.NewMetrics(reg)
 		s, nerr := coordinator.New(cfg)
 		if nerr != nil {
 			return nerr

@@ -35,13 +35,14 @@ func run() error {
 		seed     = flag.Uint64("seed", 1, "seed of the sampler's draws")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
+	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
 	var auth cli.NATSAuth
 	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
 	}
-	log, err := cli.Logger(*logLevel)
+	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {
 		return err
 	}

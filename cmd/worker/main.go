@@ -13,7 +13,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"go.uber.org/zap"
+
 	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/worker"
 )
 
@@ -35,13 +38,15 @@ func run() error {
 		timeout  = flag.Duration("ring-timeout", def.RingTimeout, "all-reduce deadline: a peer silent for this long fails the job")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
+	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9101 (empty: off)")
+	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
 	var auth cli.NATSAuth
 	auth.AddFlags(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
 	}
-	log, err := cli.Logger(*logLevel)
+	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -62,12 +67,21 @@ func run() error {
 	}
 	defer nc.Close()
 	cfg.NATS = nc
+	reg := obs.NewRegistry()
+	cfg.Metrics = worker.NewMetrics(reg, cfg.ID)
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *metricsAddr != "" {
+		addr, _, err := obs.Serve(ctx, *metricsAddr, reg)
+		if err != nil {
+			return err
+		}
+		log.Info("serving metrics", zap.String("url", "http://"+addr+"/metrics"))
+	}
 	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -12,17 +12,28 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Logger returns a console logger on stderr at level (debug, info, warn,
-// error).
-func Logger(level string) (*zap.Logger, error) {
+// Logger returns a logger on stderr at level (debug, info, warn, error),
+// in format "console" (for people) or "json" (one object per line, for
+// log collectors).
+func Logger(level, format string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	enc := zap.NewDevelopmentEncoderConfig()
-	enc.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), lvl)
-	return zap.New(core), nil
+	var enc zapcore.Encoder
+	switch format {
+	case "console", "":
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(ec)
+	case "json":
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want console or json", format)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)), nil
 }
 
 // Connect dials the cluster's NATS server with reconnects, a name and the
