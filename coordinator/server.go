@@ -50,12 +50,23 @@ type Config struct {
 	StopGrace time.Duration
 	// Metrics, if not nil, receives the coordinator's Prometheus series.
 	Metrics *Metrics
+	// MaxRestarts is how many times a failed ring (a worker died or
+	// hung) is re-formed from the newest checkpoint with the workers that
+	// are left, before the job fails (0: fail at once).
+	MaxRestarts int
+	// DeadAfter declares a worker dead when its heartbeats stop for this
+	// long.
+	DeadAfter time.Duration
+	// RejoinWindow is how long a re-forming ring waits for workers to
+	// join again before it starts with those it has.
+	RejoinWindow time.Duration
 }
 
 // DefaultConfig returns a one-worker configuration of the default job.
 func DefaultConfig() Config {
 	return Config{Workers: 1, Job: job.Default(), RunsDir: "runs", SamplesTimeout: 5 * time.Minute,
-		Progress: os.Stdout, ProgressEvery: 3 * time.Second, StopGrace: 2 * time.Minute}
+		Progress: os.Stdout, ProgressEvery: 3 * time.Second, StopGrace: 2 * time.Minute,
+		MaxRestarts: 3, DeadAfter: 5 * time.Second, RejoinWindow: 3 * time.Second}
 }
 
 // Validate reports the first bad field.
@@ -69,8 +80,11 @@ func (c Config) Validate() error {
 		return errors.New("coordinator: Config.RunsDir is empty")
 	case c.StopAt < 0:
 		return fmt.Errorf("coordinator: --stop-at %d: want ≥ 0", c.StopAt)
-	case c.ProgressEvery <= 0 || c.SamplesTimeout <= 0 || c.StopGrace <= 0:
-		return fmt.Errorf("coordinator: ProgressEvery %v, SamplesTimeout %v, StopGrace %v: want > 0", c.ProgressEvery, c.SamplesTimeout, c.StopGrace)
+	case c.ProgressEvery <= 0 || c.SamplesTimeout <= 0 || c.StopGrace <= 0 || c.DeadAfter <= 0 || c.RejoinWindow <= 0:
+		return fmt.Errorf("coordinator: ProgressEvery %v, SamplesTimeout %v, StopGrace %v, DeadAfter %v, RejoinWindow %v: want > 0",
+			c.ProgressEvery, c.SamplesTimeout, c.StopGrace, c.DeadAfter, c.RejoinWindow)
+	case c.MaxRestarts < 0:
+		return fmt.Errorf("coordinator: --max-restarts %d: want ≥ 0", c.MaxRestarts)
 	}
 	if c.Resume == "" {
 		if err := c.Job.Validate(); err != nil {
@@ -201,6 +215,13 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	subs = append(subs, sub)
+	beats := make(chan *nats.Msg, 256)
+	if sub, err = nc.ChanSubscribe(wire.HeartbeatSubject, beats); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	sub.SetPendingLimits(-1, -1)
+	subs = append(subs, sub)
+	lastBeat := map[string]time.Time{}
 	for _, what := range []string{"progress", "ckpt", "done", "samples", "ready"} {
 		sub, err := nc.ChanSubscribe(wire.JobSubject(s.jobID, what), events)
 		if err != nil {
@@ -221,6 +242,8 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 	j := s.state.Jobs[s.jobID]
 	tick := time.NewTicker(s.cfg.ProgressEvery)
 	defer tick.Stop()
+	beatCheck := time.NewTicker(s.cfg.DeadAfter / 5)
+	defer beatCheck.Stop()
 	var (
 		last         wire.Progress
 		haveProgress bool
@@ -229,8 +252,39 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		finalCkpt    = -1
 		stopDeadline <-chan time.Time
 		sampleWait   <-chan time.Time
+		regroupAt    <-chan time.Time
 		ctxDone      = ctx.Done()
 	)
+	// fail ends the current ring: elastically (a new ring from the newest
+	// checkpoint) while restarts are left, else by failing the job.
+	fail := func(rank, step int, reason string, retry bool) {
+		if j.Phase != PhaseRunning {
+			return
+		}
+		if retry && j.Restarts < s.cfg.MaxRestarts && !j.StopAsked {
+			old := j.Generation
+			s.apply(Op{Kind: OpRegroup, Job: s.jobID, Want: s.cfg.Workers, Resume: j.Latest, Step: j.LatestStep,
+				Error: fmt.Sprintf("generation %d, rank %d at step %d: %s", old, rank, step, reason)})
+			s.publish(wire.JobSubject(s.jobID, "ctl"), &wire.Command{Job: s.jobID, Kind: wire.CmdAbort, Generation: old})
+			from := "the start"
+			if j.Resume != "" {
+				from = fmt.Sprintf("checkpoint step %d", j.Step)
+			}
+			s.printf("ring generation %d failed (rank %d at step %d: %s); re-forming it from %s (restart %d of %d)\n",
+				old, rank, step, reason, from, j.Restarts, s.cfg.MaxRestarts)
+			if m := s.cfg.Metrics; m != nil {
+				m.Failures.Inc()
+			}
+			regroupAt = time.After(s.cfg.RejoinWindow)
+			return
+		}
+		if err := s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: rank, Step: step, Error: reason}); err == nil {
+			s.printf("rank %d failed at step %d: %s\n", rank, step, reason)
+			if m := s.cfg.Metrics; m != nil {
+				m.Failures.Inc()
+			}
+		}
+	}
 	result := func() *Result {
 		return &Result{Job: *j, RunDir: s.runDir, Metrics: metrics, Elapsed: time.Since(started),
 			StepsRun: j.Step - s.start, FirstStep: s.start, TotalSteps: s.spec.Steps}
@@ -263,13 +317,32 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 			return result(), fmt.Errorf("coordinator: the workers did not stop within %v; newest checkpoint %s: %w", s.cfg.StopGrace, j.Latest, ctx.Err())
 		case <-sampleWait:
 			return result(), fmt.Errorf("coordinator: no sampler reported on the final checkpoint within %v", s.cfg.SamplesTimeout)
+		case m := <-beats:
+			var hb wire.Heartbeat
+			if wire.Decode(m.Data, &hb) == nil {
+				lastBeat[hb.Worker] = time.Now()
+			}
 		case m := <-joins:
 			s.handleJoin(m, j)
 			if j.Phase == PhaseWaiting && len(j.Members) == j.Want {
-				if err := s.startRing(j); err != nil {
+				regroupAt = nil
+				if err := s.startRing(j, 0); err != nil {
 					return result(), err
 				}
 				runStart = time.Now()
+			}
+		case <-regroupAt:
+			regroupAt = nil
+			n := len(j.Members)
+			for n > 0 && s.spec.GlobalBatch%n != 0 {
+				n--
+			}
+			if n == 0 {
+				s.printf("no worker came back; waiting for workers to join\n")
+				continue
+			}
+			if err := s.startRing(j, n); err != nil {
+				return result(), err
 			}
 		case m := <-events:
 			switch {
@@ -299,12 +372,11 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "done"):
 				var d wire.Done
-				if wire.Decode(m.Data, &d) == nil {
-					if err := s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step, Error: d.Error}); err == nil && d.Error != "" {
-						s.printf("rank %d failed at step %d: %s\n", d.Rank, d.Step, d.Error)
-						if m := s.cfg.Metrics; m != nil {
-							m.Failures.Inc()
-						}
+				if wire.Decode(m.Data, &d) == nil && (d.Generation == 0 || d.Generation == j.Generation) {
+					if d.Error != "" {
+						fail(d.Rank, d.Step, d.Error, d.Retry)
+					} else {
+						s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step})
 					}
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "ready"):
@@ -334,6 +406,17 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		case <-tick.C:
 			if j.Phase == PhaseRunning && haveProgress {
 				s.printProgress(last, runStart)
+			}
+		case <-beatCheck.C:
+			if j.Phase != PhaseRunning {
+				continue
+			}
+			for r, w := range j.Members {
+				if seen, ok := lastBeat[w]; ok && time.Since(seen) > s.cfg.DeadAfter {
+					delete(lastBeat, w)
+					fail(r, j.Step, fmt.Sprintf("worker %s: no heartbeat for %v", w, s.cfg.DeadAfter), true)
+					break
+				}
 			}
 		}
 	}
@@ -379,8 +462,10 @@ func (s *Server) handleJoin(m *nats.Msg, j *Job) {
 	}
 }
 
-func (s *Server) startRing(j *Job) error {
-	if err := s.apply(Op{Kind: OpStart, Job: s.jobID}); err != nil {
+// startRing starts the next ring generation with the members (the first
+// want of them when want > 0).
+func (s *Server) startRing(j *Job, want int) error {
+	if err := s.apply(Op{Kind: OpStart, Job: s.jobID, Want: want}); err != nil {
 		return err
 	}
 	absRun, err := filepath.Abs(s.runDir)
@@ -389,12 +474,13 @@ func (s *Server) startRing(j *Job) error {
 	}
 	for r, w := range j.Members {
 		a := &wire.Assign{Job: s.jobID, Spec: s.spec.JSON(), Rank: r, World: j.Want, Ring: j.Members,
-			Generation: j.Generation, RunDir: absRun, Resume: s.resume, StopAt: s.cfg.StopAt}
+			Generation: j.Generation, RunDir: absRun, Resume: j.Resume, StopAt: s.cfg.StopAt,
+			Elastic: s.cfg.MaxRestarts > 0}
 		if err := s.publish(wire.AssignSubject(w), a); err != nil {
 			return err
 		}
 	}
-	s.printf("ring generation %d: %v; training from step %d\n", j.Generation, j.Members, s.start)
+	s.printf("ring generation %d: %v; training from step %d\n", j.Generation, j.Members, j.Step)
 	if m := s.cfg.Metrics; m != nil {
 		m.Workers.Set(float64(len(j.Members)))
 		m.Generation.Set(float64(j.Generation))

@@ -29,6 +29,7 @@ const (
 	OpRankDone   = "rank_done"  // Job, Rank, Step, Error
 	OpStopAsked  = "stop_asked" // Job
 	OpReady      = "ready"      // Job, Rank: the rank listens on the current ring
+	OpRegroup    = "regroup"    // Job, Resume, Step, Error: the ring failed; collect workers for a new one
 )
 
 // Op is one change of state; an Op is what a raft log entry will carry.
@@ -61,6 +62,8 @@ type Job struct {
 	StopAsked  bool            `json:"stop_asked,omitempty"`
 	Ready      map[int]bool    `json:"ready,omitempty"` // ranks listening on the current ring
 	Error      string          `json:"error,omitempty"`
+	Restarts   int             `json:"restarts,omitempty"` // rings re-formed after failures
+	Failures   []string        `json:"failures,omitempty"` // why each ring failed
 }
 
 // State is everything the coordinator knows.
@@ -108,7 +111,11 @@ func (s *State) Apply(op Op) error {
 		}
 		j.Members = append(j.Members, op.Worker)
 	case OpStart:
-		if j.Phase != PhaseWaiting || len(j.Members) != j.Want {
+		if op.Want > 0 && op.Want <= len(j.Members) {
+			// An elastic restart goes on with fewer workers than asked.
+			j.Members, j.Want = j.Members[:op.Want], op.Want
+		}
+		if j.Phase != PhaseWaiting || len(j.Members) != j.Want || j.Want == 0 {
 			return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
 		}
 		j.Phase = PhaseRunning
@@ -131,6 +138,15 @@ func (s *State) Apply(op Op) error {
 		if op.Step >= j.LatestStep {
 			j.Latest, j.LatestStep = op.Dir, op.Step
 		}
+	case OpRegroup:
+		if j.Phase != PhaseRunning {
+			return opErr(op, "the job is %s", j.Phase)
+		}
+		j.Phase, j.Members, j.Ready, j.Done = PhaseWaiting, nil, nil, nil
+		j.Want = op.Want
+		j.Resume, j.Step = op.Resume, op.Step
+		j.Restarts++
+		j.Failures = append(j.Failures, op.Error)
 	case OpStopAsked:
 		j.StopAsked = true
 	case OpRankDone:

@@ -133,3 +133,24 @@ func TestStateFailureAndStop(t *testing.T) {
 		t.Errorf("resubmitted: %+v", s.Jobs["j"])
 	}
 }
+
+func TestStateRegroup(t *testing.T) {
+	s := NewState()
+	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 3},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpJoin, Job: "j", Worker: "c"},
+		{Kind: OpStart, Job: "j"}, {Kind: OpCheckpoint, Job: "j", Step: 40, Dir: "d40"},
+		{Kind: OpRegroup, Job: "j", Want: 3, Resume: "d40", Step: 40, Error: "rank 2 died"},
+		{Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpJoin, Job: "j", Worker: "a"},
+		{Kind: OpStart, Job: "j", Want: 2}} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	j := s.Jobs["j"]
+	if j.Phase != PhaseRunning || j.Generation != 2 || j.Want != 2 || j.Members[0] != "b" || j.Resume != "d40" || j.Step != 40 || j.Restarts != 1 {
+		t.Fatalf("after the regroup: %+v", j)
+	}
+	if err := s.Apply(Op{Kind: OpStart, Job: "j"}); !errors.Is(err, ErrOp) {
+		t.Errorf("start while running: %v", err)
+	}
+}

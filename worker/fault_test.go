@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,10 +36,14 @@ func (e *faultyEngine) Gradients(x, tau, target []float32) (float64, error) {
 	return e.Engine.Gradients(x, tau, target)
 }
 
+// rankConn maps a rank to its worker's NATS connection (to cut one).
+var rankConn sync.Map
+
 // runCluster runs spec on n workers and a coordinator over a real
 // in-process NATS server; rank faultRank's engine gets onCall.
 // unblock (if not nil) runs before waiting for the workers to leave.
-func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, faultRank int, onCall func(int64) error, unblock func()) (*coordinator.Result, error, time.Duration) {
+// tweak (if not nil) edits the coordinator's configuration.
+func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, faultRank int, onCall func(int64) error, unblock func(), tweak ...func(*coordinator.Config)) (*coordinator.Result, error, time.Duration) {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
 	if err != nil {
@@ -59,6 +64,12 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 	}
 	cc := coordinator.DefaultConfig()
 	cc.NATS, cc.Job, cc.Workers, cc.RunsDir, cc.Progress = conn(), spec, n, t.TempDir(), nil
+	if testing.Verbose() {
+		cc.Progress = os.Stdout
+	}
+	for _, f := range tweak {
+		f(&cc)
+	}
 	co, err := coordinator.New(cc)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +86,10 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 	for i := range n {
 		wc := DefaultConfig()
 		wc.ID, wc.NATS, wc.Once, wc.RingTimeout = fmt.Sprintf("w%d", i), conn(), true, ringTimeout
+		wc.JoinRetry, wc.HeartbeatEvery = 100*time.Millisecond, 200*time.Millisecond
+		nc := wc.NATS
 		wc.wrapEngine = func(rank int, e Engine) Engine {
+			rankConn.Store(rank, nc)
 			if rank != faultRank {
 				return e
 			}
@@ -155,7 +169,7 @@ func TestDeadWorkerFailsTheJob(t *testing.T) {
 			<-release // hangs like a dead process
 		}
 		return nil
-	}, func() { close(release) })
+	}, func() { close(release) }, func(c *coordinator.Config) { c.MaxRestarts = 0 })
 	if !errors.Is(err, coordinator.ErrJobFailed) || !strings.Contains(err.Error(), "ring broken") || !strings.Contains(err.Error(), "--resume") {
 		t.Fatalf("got %v", err)
 	}
@@ -169,4 +183,64 @@ func TestDeadWorkerFailsTheJob(t *testing.T) {
 	if _, err := checkpoint.Verify(res.Job.Latest); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestElasticRingSurvivesAHungWorker: a worker hangs at step 25 (its
+// process still heartbeats); the others notice through the all-reduce
+// deadline, the coordinator aborts the ring and re-forms it with the two
+// workers that come back, from the checkpoint of step 20, and the job
+// completes with 2 workers.
+func TestElasticRingSurvivesAHungWorker(t *testing.T) {
+	release := make(chan struct{})
+	spec := faultJob()
+	res, err, took := runCluster(t, spec, 3, time.Second, 2, func(n int64) error {
+		if n == 25 {
+			<-release
+		}
+		return nil
+	}, func() { close(release) }, func(c *coordinator.Config) { c.RejoinWindow = time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := res.Job
+	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 2 {
+		t.Fatalf("job %s, restarts %d, generation %d, members %v", j.Phase, j.Restarts, j.Generation, j.Members)
+	}
+	c, err := checkpoint.Load(j.Latest)
+	if err != nil || c.Manifest.Step != int64(spec.Steps) || c.Manifest.Extra["world"] != "2" {
+		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
+	}
+	t.Logf("finished in %v after %d restart: %s", took.Round(time.Millisecond), j.Restarts, j.Failures[0])
+}
+
+// TestElasticRingSurvivesAKilledWorker: a worker's connection drops at
+// step 25 as if the process were killed: no more heartbeats, no Done.
+// With a 30 s all-reduce deadline, only the heartbeat (dead after 1 s)
+// can notice in time; the ring is re-formed and the job completes.
+func TestElasticRingSurvivesAKilledWorker(t *testing.T) {
+	var once sync.Once
+	release := make(chan struct{})
+	res, err, took := runCluster(t, faultJob(), 3, 30*time.Second, 1, func(n int64) error {
+		if n == 25 {
+			once.Do(func() {
+				c, _ := rankConn.Load(1)
+				c.(*nats.Conn).Close() // as if killed: no heartbeat, no Done
+			})
+			<-release
+		}
+		return nil
+	}, func() { close(release) }, func(c *coordinator.Config) {
+		c.DeadAfter, c.RejoinWindow = time.Second, time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := res.Job
+	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || !strings.Contains(j.Failures[0], "no heartbeat") {
+		t.Fatalf("job %s, restarts %d, failures %v", j.Phase, j.Restarts, j.Failures)
+	}
+	if took > 25*time.Second {
+		t.Errorf("took %v: the 30 s ring deadline, not the heartbeat, noticed the death", took)
+	}
+	t.Logf("finished in %v: %s", took.Round(time.Millisecond), j.Failures[0])
 }

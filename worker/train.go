@@ -92,9 +92,10 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	}
 	step := 0
 	defer func() {
-		msg := &wire.Done{Job: a.Job, Rank: a.Rank, Step: step}
+		msg := &wire.Done{Job: a.Job, Generation: a.Generation, Rank: a.Rank, Step: step}
 		if err != nil {
 			msg.Error = err.Error()
+			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted)
 		}
 		w.publish(wire.JobSubject(a.Job, "done"), msg)
 		w.cfg.NATS.Flush()
@@ -125,6 +126,10 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	if s.ring, err = allreduce.New(rc, tr, s.log); err != nil {
 		return err
 	}
+	// The coordinator can abort this ring (a member died): that cancels
+	// the session, including an all-reduce waiting for the dead peer.
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	start := make(chan struct{})
 	var startOnce sync.Once
 	ctl, err := w.cfg.NATS.Subscribe(wire.JobSubject(a.Job, "ctl"), func(m *nats.Msg) {
@@ -136,6 +141,10 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 		case wire.CmdStart:
 			if c.Generation == a.Generation {
 				startOnce.Do(func() { close(start) })
+			}
+		case wire.CmdAbort:
+			if c.Generation == a.Generation {
+				abort(errAborted)
 			}
 		case wire.CmdCheckpoint:
 			s.ckptReq.Store(true)
@@ -157,12 +166,19 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	select {
 	case <-start:
 	case <-ctx.Done():
-		return ctx.Err()
+		return context.Cause(ctx)
 	case <-time.After(w.cfg.StartTimeout):
 		return fmt.Errorf("worker: no start from the coordinator within %v of joining ring generation %d", w.cfg.StartTimeout, a.Generation)
 	}
-	return s.loop(ctx, &step)
+	err = s.loop(ctx, &step)
+	if err != nil && context.Cause(ctx) == errAborted {
+		err = fmt.Errorf("%w at step %d (%v)", errAborted, step, err)
+	}
+	return err
 }
+
+// errAborted: the coordinator aborted the ring (a member died).
+var errAborted = errors.New("worker: ring aborted by the coordinator")
 
 func (s *session) setup() error {
 	var err error

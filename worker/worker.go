@@ -32,6 +32,9 @@ type Config struct {
 	// StartTimeout bounds the wait for the coordinator's start once the
 	// worker has its assignment (default 2 min).
 	StartTimeout time.Duration
+	// HeartbeatEvery is the interval of the worker's heartbeats (default
+	// 1 s); the coordinator declares a worker dead after a few missed.
+	HeartbeatEvery time.Duration
 
 	// Metrics, if not nil, receives the worker's Prometheus series.
 	Metrics *Metrics
@@ -43,7 +46,8 @@ type Config struct {
 // DefaultConfig returns a CPU worker with the default timeouts; ID and
 // NATS must still be set.
 func DefaultConfig() Config {
-	return Config{GPU: -1, RingTimeout: 30 * time.Second, JoinRetry: time.Second, StartTimeout: 2 * time.Minute}
+	return Config{GPU: -1, RingTimeout: 30 * time.Second, JoinRetry: time.Second, StartTimeout: 2 * time.Minute,
+		HeartbeatEvery: time.Second}
 }
 
 // Validate reports the first bad field.
@@ -61,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("worker: Config.JoinRetry = %v: want > 0", c.JoinRetry)
 	case c.StartTimeout <= 0:
 		return fmt.Errorf("worker: Config.StartTimeout = %v: want > 0", c.StartTimeout)
+	case c.HeartbeatEvery <= 0:
+		return fmt.Errorf("worker: Config.HeartbeatEvery = %v: want > 0", c.HeartbeatEvery)
 	}
 	return nil
 }
@@ -111,6 +117,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribing to assignments: %w", err)
 	}
 	defer sub.Unsubscribe()
+	hbCtx, stopHB := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); w.heartbeat(hbCtx) }()
+	defer func() { stopHB(); <-hbDone }()
 	for {
 		if err := w.join(ctx); err != nil {
 			return err
@@ -124,12 +134,34 @@ func (w *Worker) Run(ctx context.Context) error {
 		jerr := w.runJob(ctx, a)
 		if jerr != nil {
 			w.log.Error("job failed", zap.String("job", a.Job), zap.Error(jerr))
+			if a.Elastic && ctx.Err() == nil {
+				w.log.Info("joining again for the job's next ring", zap.String("job", a.Job))
+				continue
+			}
 		}
 		if w.cfg.Once || ctx.Err() != nil {
 			if ctx.Err() != nil && jerr == nil {
 				return ctx.Err()
 			}
 			return jerr
+		}
+	}
+}
+
+// heartbeat publishes the worker's heartbeat until ctx is done.
+func (w *Worker) heartbeat(ctx context.Context) {
+	msg, err := wire.Encode(&wire.Heartbeat{Worker: w.cfg.ID})
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(w.cfg.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		w.cfg.NATS.Publish(wire.HeartbeatSubject, msg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

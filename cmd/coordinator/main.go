@@ -44,6 +44,8 @@ func run() error {
 		noSampler = flag.Bool("no-sampler", false, "with --local: run no sampler (no samples.png, no metrics.json)")
 		waitSamp  = flag.Bool("wait-samples", false, "without --local: wait for a sampler's report on the final checkpoint")
 		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
+		restarts  = flag.Int("max-restarts", def.MaxRestarts, "re-form a failed ring (a worker died or hung) from the newest checkpoint up to this many times; 0 fails the job at once")
+		deadAfter = flag.Duration("dead-after", def.DeadAfter, "declare a worker dead when its heartbeats stop for this long")
 	)
 	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9100 (empty: off); with --local, the workers' series too")
 	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
@@ -61,6 +63,7 @@ func run() error {
 
 	cfg := def
 	cfg.Workers, cfg.RunsDir, cfg.Resume, cfg.StopAt, cfg.ProgressEvery, cfg.Log = *workers, *runsDir, *resume, *stopAt, *every, log
+	cfg.MaxRestarts, cfg.DeadAfter = *restarts, *deadAfter
 	if *jobFile != "" {
 		if *resume != "" {
 			return errors.New("--job and --resume: a resumed run keeps the spec stored in its checkpoint; give one of them")

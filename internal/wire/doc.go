@@ -13,6 +13,7 @@
 //
 //	levy.coord.join                    request/reply: Join → JoinReply
 //	levy.worker.<worker>.assign        coordinator → worker: Assign
+//	levy.worker.heartbeat              every worker, every second: Heartbeat
 //	levy.job.<job>.ctl                 coordinator → workers: Command
 //	levy.job.<job>.progress            rank 0 → coordinator: Progress
 //	levy.job.<job>.ckpt                rank 0 → coordinator, samplers: Checkpoint

@@ -75,6 +75,7 @@ type Assign struct {
 	RunDir     string          `json:"run_dir"`           // runs/<job>, on storage every worker sees
 	Resume     string          `json:"resume,omitempty"`  // checkpoint directory to start from
 	StopAt     int             `json:"stop_at,omitempty"` // checkpoint and leave after this many steps (0: run to the end)
+	Elastic    bool            `json:"elastic,omitempty"` // after a failed or aborted ring, join again
 }
 
 // Command kinds.
@@ -82,7 +83,17 @@ const (
 	CmdCheckpoint = "checkpoint" // save a checkpoint at the next step boundary
 	CmdStop       = "stop"       // save a checkpoint and stop
 	CmdStart      = "start"      // every rank listens: start training (Generation says which ring)
+	CmdAbort      = "abort"      // leave ring Generation at once (a member died); elastic workers rejoin
 )
+
+// HeartbeatSubject carries every worker's Heartbeat.
+const HeartbeatSubject = "levy.worker.heartbeat"
+
+// Heartbeat says a worker process is alive.
+type Heartbeat struct {
+	V      int    `json:"v"`
+	Worker string `json:"worker"`
+}
 
 // Command is sent by the coordinator to every worker of a job.
 type Command struct {
@@ -125,11 +136,16 @@ type Checkpoint struct {
 
 // Done is sent by every rank when it leaves a job.
 type Done struct {
-	V     int    `json:"v"`
-	Job   string `json:"job"`
-	Rank  int    `json:"rank"`
-	Step  int    `json:"step"`
-	Error string `json:"error,omitempty"` // empty: finished or stopped cleanly
+	V          int    `json:"v"`
+	Job        string `json:"job"`
+	Generation uint64 `json:"generation,omitempty"`
+	Rank       int    `json:"rank"`
+	Step       int    `json:"step"`
+	Error      string `json:"error,omitempty"` // empty: finished or stopped cleanly
+	// Retry marks a failure of the ring (a peer died, hung or the ring was
+	// aborted), after which a new ring can go on; other errors (bad data,
+	// non-finite gradients) would only repeat.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Samples reports what a sampler made of a checkpoint.
@@ -167,6 +183,8 @@ func Encode(m Message) ([]byte, error) {
 	case *Samples:
 		v.V = Version
 	case *Ready:
+		v.V = Version
+	case *Heartbeat:
 		v.V = Version
 	default:
 		return nil, fmt.Errorf("wire: Encode: %T is not a message pointer", m)
@@ -280,8 +298,10 @@ func (m *Command) check() error {
 	if err := checkJob(m.Job); err != nil {
 		return err
 	}
-	if m.Kind != CmdCheckpoint && m.Kind != CmdStop && m.Kind != CmdStart {
-		return bad("command %q: want %q, %q or %q", m.Kind, CmdCheckpoint, CmdStop, CmdStart)
+	switch m.Kind {
+	case CmdCheckpoint, CmdStop, CmdStart, CmdAbort:
+	default:
+		return bad("command %q: want %q, %q, %q or %q", m.Kind, CmdCheckpoint, CmdStop, CmdStart, CmdAbort)
 	}
 	return nil
 }
@@ -323,6 +343,16 @@ func (m *Done) check() error {
 	}
 	if m.Rank < 0 || m.Rank >= MaxWorld || m.Step < 0 {
 		return bad("done from rank %d at step %d", m.Rank, m.Step)
+	}
+	return nil
+}
+
+func (m *Heartbeat) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	if !ValidID(m.Worker) {
+		return bad("heartbeat from worker %q", m.Worker)
 	}
 	return nil
 }

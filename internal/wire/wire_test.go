@@ -18,6 +18,8 @@ func samples() []Message {
 		&Command{Job: "j", Kind: CmdStop},
 		&Command{Job: "j", Kind: CmdStart, Generation: 2},
 		&Ready{Job: "j", Rank: 2, Generation: 2},
+		&Heartbeat{Worker: "w-3"},
+		&Command{Job: "j", Kind: CmdAbort, Generation: 4},
 		&Progress{Job: "j", Step: 10, Total: 100, Loss: 0.5, StepsPerSec: 60, AllReduceMS: 1.5},
 		&Checkpoint{Job: "j", Step: 500, Dir: "runs/j/checkpoints/step-00000500", Last: true},
 		&Done{Job: "j", Rank: 3, Step: 2000, Error: "ring broken"},
@@ -91,7 +93,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}} {
+		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}, &Heartbeat{}} {
 			if Decode(b, m) != nil {
 				continue
 			}
