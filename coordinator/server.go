@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +62,10 @@ type Config struct {
 	// RejoinWindow is how long a re-forming ring waits for workers to
 	// join again before it starts with those it has.
 	RejoinWindow time.Duration
+	// Raft, if not nil, replicates the state over the coordinators' raft
+	// group: Run then acts only while this node leads, and a new leader
+	// takes over a running job where the last one left it.
+	Raft *Node
 }
 
 // DefaultConfig returns a one-worker configuration of the default job.
@@ -108,6 +114,7 @@ type Result struct {
 
 // Server coordinates one job.
 type Server struct {
+	term   atomic.Pointer[term] // the current Run's leadership term
 	cfg    Config
 	log    *zap.Logger
 	state  *State
@@ -151,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.spec = cfg.Job
 		s.runDir = filepath.Join(cfg.RunsDir, s.spec.Name)
-		if dirs, _ := checkpoint.List(filepath.Join(s.runDir, "checkpoints")); len(dirs) > 0 {
+		if dirs, _ := checkpoint.List(filepath.Join(s.runDir, "checkpoints")); len(dirs) > 0 && cfg.Raft == nil {
 			return nil, fmt.Errorf("%w: %s (newest %s); continue it with --resume %s, or give the job another name",
 				ErrRunExists, s.runDir, filepath.Base(dirs[len(dirs)-1]), s.runDir)
 		}
@@ -179,7 +186,15 @@ func (s *Server) RunDir() string { return s.runDir }
 func (s *Server) Spec() job.Spec { return s.spec }
 
 func (s *Server) apply(op Op) error {
-	err := s.state.Apply(op)
+	var err error
+	if s.cfg.Raft != nil {
+		err = s.cfg.Raft.Apply(op, 10*time.Second)
+		if errors.Is(err, ErrNotLeader) {
+			s.lostLeadership()
+		}
+	} else {
+		err = s.state.Apply(op)
+	}
 	if err != nil {
 		s.log.Debug("op refused", zap.Any("op", op), zap.Error(err))
 	}
@@ -192,15 +207,78 @@ func (s *Server) printf(format string, a ...any) {
 	}
 }
 
+// job returns the job's record (nil if unknown). With raft the record
+// lives in the FSM; this node's own Apply calls are its only writers
+// while it leads, and each returns after the FSM has applied it.
+func (s *Server) job() *Job {
+	if s.cfg.Raft == nil {
+		return s.state.Jobs[s.jobID]
+	}
+	var j *Job
+	s.cfg.Raft.FSM.Read(func(st *State) { j = st.Jobs[s.jobID] })
+	return j
+}
+
+// term is one Run's hold on leadership; lost is closed when it ends.
+type term struct {
+	lost chan struct{}
+	once sync.Once
+}
+
+func (t *term) end() { t.once.Do(func() { close(t.lost) }) }
+
+func (s *Server) lostLeadership() {
+	if t := s.term.Load(); t != nil {
+		t.end()
+	}
+}
+
 // Run waits for the workers, runs the job and returns when it is done,
 // stopped or failed. Cancelling ctx asks the workers to checkpoint and
 // stop, waits for them (up to StopGrace) and returns ctx's error.
+//
+// With Raft, Run first waits until this node leads; if the replicated
+// state already holds the job (a previous leader started it), Run takes
+// it over where it is. If this node stops leading, Run returns an error
+// wrapping ErrNotLeader without touching the job; call it again to wait
+// for the next term.
 func (s *Server) Run(ctx context.Context) (*Result, error) {
 	nc := s.cfg.NATS
 	started := time.Now()
-	if err := s.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.cfg.Workers,
-		Resume: s.resume, Step: s.start}); err != nil {
-		return nil, err
+	tm := &term{lost: make(chan struct{})}
+	s.term.Store(tm)
+	if r := s.cfg.Raft; r != nil {
+		for !r.IsLeader() {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err := r.Raft.Barrier(10 * time.Second).Error(); err != nil { // apply everything committed before leading
+			return nil, fmt.Errorf("coordinator: catching up as the new leader: %w", err)
+		}
+		go func() {
+			for r.IsLeader() {
+				select {
+				case <-tm.lost:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			tm.end()
+		}()
+		defer tm.end() // stops the watcher
+		s.log.Info("leading", zap.String("id", r.cfg.ID))
+		s.printf("coordinator %s leads\n", r.cfg.ID)
+	}
+	if j := s.job(); j == nil || (s.cfg.Raft == nil && j.Finished()) {
+		if err := s.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.cfg.Workers,
+			Resume: s.resume, Step: s.start}); err != nil {
+			return nil, err
+		}
+	} else if j.Finished() {
+		return &Result{Job: *j, RunDir: s.runDir, FirstStep: s.start, TotalSteps: s.spec.Steps}, nil
 	}
 	joins := make(chan *nats.Msg, 64)
 	events := make(chan *nats.Msg, 1024)
@@ -239,7 +317,10 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		s.printf("resuming from %s (step %d)\n", s.resume, s.start)
 	}
 
-	j := s.state.Jobs[s.jobID]
+	j := s.job()
+	if j.Phase == PhaseRunning {
+		s.printf("taking over ring generation %d %v at step %d\n", j.Generation, j.Members, j.Step)
+	}
 	tick := time.NewTicker(s.cfg.ProgressEvery)
 	defer tick.Stop()
 	beatCheck := time.NewTicker(s.cfg.DeadAfter / 5)
@@ -301,6 +382,8 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		select {
+		case <-tm.lost:
+			return result(), &NotLeaderError{}
 		case <-ctxDone:
 			ctxDone = nil
 			if j.Phase == PhaseWaiting {
@@ -378,6 +461,9 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 					} else {
 						s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step})
 					}
+				}
+				if m.Reply != "" {
+					m.Respond([]byte("ok")) // the rank can stop re-sending
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "ready"):
 				var r wire.Ready

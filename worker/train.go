@@ -84,6 +84,7 @@ func Dataset(spec job.Spec) ([]float32, error) {
 }
 
 func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
+	outer := ctx // the worker's own context (ctx becomes the session's)
 	s := &session{w: w, a: a, log: w.log.With(zap.String("job", a.Job), zap.Uint64("generation", a.Generation), zap.Int("rank", a.Rank))}
 	if m := w.cfg.Metrics; m != nil {
 		m.Generation.Set(float64(a.Generation))
@@ -97,8 +98,7 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 			msg.Error = err.Error()
 			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted)
 		}
-		w.publish(wire.JobSubject(a.Job, "done"), msg)
-		w.cfg.NATS.Flush()
+		w.reportDone(outer, msg)
 	}()
 	if s.spec, err = job.FromJSON(a.Spec); err != nil {
 		return err
@@ -460,6 +460,33 @@ func (s *session) save(done int, last bool) error {
 	s.w.publish(wire.JobSubject(s.a.Job, "ckpt"), &wire.Checkpoint{Job: s.a.Job, Step: done, Dir: dir, Last: last})
 	return nil
 }
+
+// reportDone tells the coordinator that this rank left the job, as a
+// request repeated until a coordinator answers (a leader that was just
+// elected must hear it too), for at most doneRetry or until ctx is done.
+func (w *Worker) reportDone(ctx context.Context, d *wire.Done) {
+	b, err := wire.Encode(d)
+	if err != nil {
+		w.log.Error("encoding Done", zap.Error(err))
+		return
+	}
+	subj := wire.JobSubject(d.Job, "done")
+	deadline := time.Now().Add(doneRetry)
+	for time.Now().Before(deadline) {
+		if _, err := w.cfg.NATS.Request(subj, b, time.Second); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	w.log.Warn("no coordinator acknowledged the end of the job", zap.String("job", d.Job))
+}
+
+// doneRetry bounds reportDone.
+const doneRetry = 15 * time.Second
 
 func (w *Worker) publish(subject string, m wire.Message) {
 	b, err := wire.Encode(m)
