@@ -509,6 +509,13 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 	if j.Phase == PhaseRunning || j.Phase == PhaseWaiting {
 		return result(), fmt.Errorf("coordinator: job %s ended in phase %s", s.jobID, j.Phase)
 	}
+	if j.Phase == PhaseDone {
+		// A checkpoint announced while no coordinator led (failover) was
+		// not heard: the storage is the authority.
+		if c, _, err := checkpoint.Latest(filepath.Join(s.runDir, "checkpoints")); err == nil && int(c.Manifest.Step) > j.LatestStep {
+			s.apply(Op{Kind: OpCheckpoint, Job: s.jobID, Step: int(c.Manifest.Step), Dir: c.Dir})
+		}
+	}
 	res := result()
 	switch j.Phase {
 	case PhaseFailed:

@@ -46,6 +46,10 @@ func run() error {
 		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
 		restarts  = flag.Int("max-restarts", def.MaxRestarts, "re-form a failed ring (a worker died or hung) from the newest checkpoint up to this many times; 0 fails the job at once")
 		deadAfter = flag.Duration("dead-after", def.DeadAfter, "declare a worker dead when its heartbeats stop for this long")
+		id        = flag.String("id", "", "this coordinator's ID in the raft group (with --peers)")
+		raftBind  = flag.String("raft-bind", "", "raft address to listen on, host:port (with --peers)")
+		peersFlag = flag.String("peers", "", "the raft group: c1=host:port,c2=host:port,c3=host:port (this one included)")
+		dataDir   = flag.String("data-dir", "", "directory of this coordinator's raft log and snapshots (with --peers)")
 	)
 	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9100 (empty: off); with --local, the workers' series too")
 	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
@@ -98,11 +102,31 @@ func run() error {
 		}
 		defer nc.Close()
 		cfg.NATS, cfg.WaitSamples, cfg.Metrics = nc, *waitSamp, coordinator.NewMetrics(reg)
+		if *peersFlag != "" {
+			peers, perr := coordinator.ParsePeers(*peersFlag)
+			if perr != nil {
+				return perr
+			}
+			node, nerr := coordinator.NewNode(coordinator.NodeConfig{ID: *id, Bind: *raftBind, Peers: peers, DataDir: *dataDir, Log: log})
+			if nerr != nil {
+				return nerr
+			}
+			defer node.Shutdown()
+			cfg.Raft = node
+		} else if *id != "" || *raftBind != "" || *dataDir != "" {
+			return errors.New("--id, --raft-bind and --data-dir need --peers")
+		}
 		s, nerr := coordinator.New(cfg)
 		if nerr != nil {
 			return nerr
 		}
-		res, err = s.Run(ctx)
+		for {
+			res, err = s.Run(ctx)
+			if !errors.Is(err, coordinator.ErrNotLeader) {
+				break
+			}
+			fmt.Fprintln(os.Stderr, "coordinator: no longer the leader; standing by")
+		}
 	}
 	if res != nil && res.Metrics != nil {
 		fmt.Printf("metrics: %s/metrics.json\n", res.RunDir)
