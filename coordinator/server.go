@@ -433,7 +433,7 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 				var p wire.Progress
 				if wire.Decode(m.Data, &p) == nil {
 					last, haveProgress = p, true
-					s.apply(Op{Kind: OpProgress, Job: s.jobID, Step: p.Step})
+					s.apply(Op{Kind: OpProgress, Job: s.jobID, Step: p.Step, Loss: p.Loss, Rate: p.StepsPerSec})
 					if m := s.cfg.Metrics; m != nil {
 						m.Step.Set(float64(p.Step))
 						m.Loss.Set(p.Loss)

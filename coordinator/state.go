@@ -30,6 +30,7 @@ const (
 	OpStopAsked  = "stop_asked" // Job
 	OpReady      = "ready"      // Job, Rank: the rank listens on the current ring
 	OpRegroup    = "regroup"    // Job, Resume, Step, Error: the ring failed; collect workers for a new one
+	OpCancel     = "cancel"     // Job: a waiting job is stopped at once (a running one is asked to stop)
 )
 
 // Op is one change of state; an Op is what a raft log entry will carry.
@@ -44,6 +45,8 @@ type Op struct {
 	Step   int             `json:"step,omitempty"`
 	Dir    string          `json:"dir,omitempty"`
 	Error  string          `json:"error,omitempty"`
+	Loss   float64         `json:"loss,omitempty"`
+	Rate   float64         `json:"rate,omitempty"` // steps/s
 }
 
 // Job is the coordinator's record of one job.
@@ -62,13 +65,17 @@ type Job struct {
 	StopAsked  bool            `json:"stop_asked,omitempty"`
 	Ready      map[int]bool    `json:"ready,omitempty"` // ranks listening on the current ring
 	Error      string          `json:"error,omitempty"`
+	Seq        int             `json:"seq"`                // submission order
+	Loss       float64         `json:"loss,omitempty"`     // from the newest progress report
+	Rate       float64         `json:"rate,omitempty"`     // steps/s, idem
 	Restarts   int             `json:"restarts,omitempty"` // rings re-formed after failures
 	Failures   []string        `json:"failures,omitempty"` // why each ring failed
 }
 
 // State is everything the coordinator knows.
 type State struct {
-	Jobs map[string]*Job `json:"jobs"`
+	Jobs    map[string]*Job `json:"jobs"`
+	NextSeq int             `json:"next_seq"`
 }
 
 // NewState returns an empty state.
@@ -98,7 +105,8 @@ func (s *State) Apply(op Op) error {
 			gen = j.Generation
 		}
 		s.Jobs[op.Job] = &Job{ID: op.Job, Spec: op.Spec, Want: op.Want, Phase: PhaseWaiting,
-			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume}
+			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume, Seq: s.NextSeq}
+		s.NextSeq++
 	case OpJoin:
 		if j.Phase != PhaseWaiting {
 			return opErr(op, "the job is %s", j.Phase)
@@ -133,6 +141,16 @@ func (s *State) Apply(op Op) error {
 	case OpProgress:
 		if op.Step > j.Step {
 			j.Step = op.Step
+		}
+		j.Loss, j.Rate = op.Loss, op.Rate
+	case OpCancel:
+		switch j.Phase {
+		case PhaseWaiting:
+			j.Phase, j.StopAsked = PhaseStopped, true
+		case PhaseRunning:
+			j.StopAsked = true
+		default:
+			return opErr(op, "the job is already %s", j.Phase)
 		}
 	case OpCheckpoint:
 		if op.Step >= j.LatestStep {
@@ -192,6 +210,17 @@ func (j *Job) specSteps() int {
 	}
 	_ = json.Unmarshal(j.Spec, &s)
 	return s.Steps
+}
+
+// Next returns the unfinished job submitted first (nil if none).
+func (s *State) Next() *Job {
+	var next *Job
+	for _, j := range s.Jobs {
+		if !j.Finished() && (next == nil || j.Seq < next.Seq) {
+			next = j
+		}
+	}
+	return next
 }
 
 // Finished reports whether the job has left the running phases.

@@ -116,6 +116,15 @@ func run() error {
 		} else if *id != "" || *raftBind != "" || *dataDir != "" {
 			return errors.New("--id, --raft-bind and --data-dir need --peers")
 		}
+		if cfg.Raft != nil && *jobFile == "" && *resume == "" {
+			// A standing cluster: jobs come from `levyctl submit`.
+			sv, serr := coordinator.NewService(cfg)
+			if serr != nil {
+				return serr
+			}
+			fmt.Fprintf(os.Stderr, "coordinator %s: serving; submit jobs with levyctl submit JOB.yaml --nats %s\n", *id, cli.Redact(*natsURL))
+			return sv.Run(ctx)
+		}
 		s, nerr := coordinator.New(cfg)
 		if nerr != nil {
 			return nerr

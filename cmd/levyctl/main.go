@@ -21,6 +21,11 @@ usage:
   levyctl noise  --alpha A --n N --dim D [--non-isotropic] --seed S
   levyctl repro  --table 1|2 --alpha 1.5,1.6,1.7,1.8,1.9,2.0 --methods dlpm,dlim,lim,ddpm --runs R [--json]
 
+cluster (the raft leader answers; --nats URL or LEVY_NATS_URL, credentials as for the other commands):
+  levyctl submit JOB.yaml      queue a job, print its id
+  levyctl status [JOB]         state, step, loss, speed, ETA, workers, newest checkpoint
+  levyctl cancel JOB           stop a job (its workers checkpoint first)
+
 Run "levyctl COMMAND -h" for the flags of a command.
 `
 
@@ -29,6 +34,9 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"sample": runSample,
 	"noise":  runNoise,
 	"repro":  runRepro,
+	"submit": runSubmit,
+	"status": runStatus,
+	"cancel": runCancel,
 }
 
 func main() {

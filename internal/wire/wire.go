@@ -186,6 +186,12 @@ func Encode(m Message) ([]byte, error) {
 		v.V = Version
 	case *Heartbeat:
 		v.V = Version
+	case *Submit:
+		v.V = Version
+	case *Query:
+		v.V = Version
+	case *Reply:
+		v.V = Version
 	default:
 		return nil, fmt.Errorf("wire: Encode: %T is not a message pointer", m)
 	}

@@ -19,6 +19,10 @@ func samples() []Message {
 		&Command{Job: "j", Kind: CmdStart, Generation: 2},
 		&Ready{Job: "j", Rank: 2, Generation: 2},
 		&Heartbeat{Worker: "w-3"},
+		&Submit{Spec: "steps: 10\n"},
+		&Query{Job: "j"},
+		&Reply{OK: true, Job: "j", Jobs: []JobStatus{{ID: "j", Phase: "running", Step: 3, Members: []string{"a"}}}},
+		&Reply{Error: "no such job"},
 		&Command{Job: "j", Kind: CmdAbort, Generation: 4},
 		&Progress{Job: "j", Step: 10, Total: 100, Loss: 0.5, StepsPerSec: 60, AllReduceMS: 1.5},
 		&Checkpoint{Job: "j", Step: 500, Dir: "runs/j/checkpoints/step-00000500", Last: true},
@@ -93,7 +97,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}, &Heartbeat{}} {
+		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}, &Heartbeat{}, &Submit{}, &Query{}, &Reply{}} {
 			if Decode(b, m) != nil {
 				continue
 			}

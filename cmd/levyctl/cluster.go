@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/internal/wire"
+)
+
+// clusterFlags are the flags of the commands that talk to a cluster.
+type clusterFlags struct {
+	url     string
+	timeout time.Duration
+	auth    cli.NATSAuth
+}
+
+func (c *clusterFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "nats", envOr("LEVY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL of the cluster (env LEVY_NATS_URL)")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "how long to wait for the leader's answer")
+	c.auth.AddFlags(fs)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseMixed parses flags that may come before or after the positional
+// arguments, and returns the positional ones.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// ask sends one API request to the leader and tells apart the three ways
+// it can fail: nobody leads (no responders), the leader is silent
+// (timeout), or the leader refuses (with its reason).
+func ask(c clusterFlags, subject string, req wire.Message) (*wire.Reply, error) {
+	nc, err := cli.Connect(c.url, "levyctl", c.auth, zap.NewNop())
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	b, err := wire.Encode(req)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := nc.Request(subject, b, c.timeout)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("no coordinator leads the cluster at %s right now (no responders on %s): are the coordinators running, or is an election under way?", cli.Redact(c.url), subject)
+	case errors.Is(err, nats.ErrTimeout):
+		return nil, fmt.Errorf("the leading coordinator did not answer within %v (--timeout)", c.timeout)
+	case err != nil:
+		return nil, err
+	}
+	var r wire.Reply
+	if err := wire.Decode(msg.Data, &r); err != nil {
+		return nil, err
+	}
+	if !r.OK {
+		return &r, fmt.Errorf("refused by the coordinator: %s", r.Error)
+	}
+	return &r, nil
+}
+
+func runSubmit(ctx context.Context, args []string) error {
+	fs := newFlags("submit")
+	var c clusterFlags
+	c.add(fs)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: levyctl submit JOB.yaml [--nats URL]")
+	}
+	spec, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	r, err := ask(c, wire.SubmitSubject, &wire.Submit{Spec: string(spec)})
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	fmt.Println(r.Job)
+	return nil
+}
+
+func runStatus(ctx context.Context, args []string) error {
+	fs := newFlags("status")
+	var c clusterFlags
+	c.add(fs)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return errors.New("usage: levyctl status [JOB] [--nats URL]")
+	}
+	q := &wire.Query{}
+	if len(pos) == 1 {
+		q.Job = pos[0]
+	}
+	r, err := ask(c, wire.StatusSubject, q)
+	if err != nil {
+		return err
+	}
+	if len(r.Jobs) == 0 {
+		fmt.Println("no jobs")
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tSTEP\tLOSS\tSTEPS/S\tETA\tWORKERS\tGEN\tRESTARTS\tCHECKPOINT")
+	for _, j := range r.Jobs {
+		eta := "-"
+		if j.ETASeconds > 0 {
+			eta = (time.Duration(j.ETASeconds) * time.Second).String()
+		}
+		ckpt := "-"
+		if j.Checkpoint != "" {
+			ckpt = fmt.Sprintf("step %d", j.CheckpointStep)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.4f\t%.1f\t%s\t%d %s\t%d\t%d\t%s\n", j.ID, j.Phase, j.Step, j.Total, j.Loss,
+			j.StepsPerSec, eta, j.Workers, strings.Join(j.Members, ","), j.Generation, j.Restarts, ckpt)
+	}
+	tw.Flush()
+	for _, j := range r.Jobs {
+		if j.Error != "" {
+			fmt.Printf("%s: %s\n", j.ID, j.Error)
+		}
+	}
+	return nil
+}
+
+func runCancel(ctx context.Context, args []string) error {
+	fs := newFlags("cancel")
+	var c clusterFlags
+	c.add(fs)
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: levyctl cancel JOB [--nats URL]")
+	}
+	if _, err := ask(c, wire.CancelSubject, &wire.Query{Job: pos[0]}); err != nil {
+		return err
+	}
+	fmt.Printf("%s: stopping (the workers checkpoint first)\n", pos[0])
+	return nil
+}

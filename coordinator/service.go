@@ -1,0 +1,218 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/internal/wire"
+	"github.com/levy-ml/levy/job"
+)
+
+// Service is a long-running, raft-replicated coordinator: while this node
+// leads, it answers the client API (submit, status, cancel) and runs the
+// queued jobs one after the other; a new leader takes over the queue and
+// the running job where they are.
+type Service struct {
+	cfg  Config
+	log  *zap.Logger
+	wake chan struct{}
+}
+
+// NewService validates cfg; cfg.Raft and cfg.NATS are required, cfg.Job
+// is ignored (jobs come from submissions).
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Raft == nil || cfg.NATS == nil {
+		return nil, errors.New("coordinator: a service needs a raft node and a NATS connection")
+	}
+	cfg.Job = job.Default()
+	if err := cfg.Validate(); err != nil && cfg.Workers < 1 {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Service{cfg: cfg, log: log, wake: make(chan struct{}, 1)}, nil
+}
+
+// Run serves until ctx is done.
+func (sv *Service) Run(ctx context.Context) error {
+	r := sv.cfg.Raft
+	for ctx.Err() == nil {
+		if !r.IsLeader() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		if err := sv.lead(ctx); err != nil && !errors.Is(err, ErrNotLeader) && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lead serves the API and runs jobs while this node leads.
+func (sv *Service) lead(ctx context.Context) error {
+	nc := sv.cfg.NATS
+	var subs []*nats.Subscription
+	defer func() {
+		for _, s := range subs {
+			s.Unsubscribe()
+		}
+	}()
+	for subj, h := range map[string]nats.MsgHandler{
+		wire.SubmitSubject: sv.handleSubmit, wire.StatusSubject: sv.handleStatus, wire.CancelSubject: sv.handleCancel,
+	} {
+		s, err := nc.Subscribe(subj, h)
+		if err != nil {
+			return fmt.Errorf("coordinator: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	sv.log.Info("serving the API as leader", zap.String("id", sv.cfg.Raft.cfg.ID))
+	for ctx.Err() == nil && sv.cfg.Raft.IsLeader() {
+		var next *Job
+		sv.cfg.Raft.FSM.Read(func(s *State) {
+			if j := s.Next(); j != nil {
+				cp := *j
+				next = &cp
+			}
+		})
+		if next == nil {
+			select {
+			case <-ctx.Done():
+			case <-sv.wake:
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		spec, err := job.FromJSON(next.Spec)
+		if err != nil {
+			return fmt.Errorf("coordinator: job %s: %w", next.ID, err)
+		}
+		cfg := sv.cfg
+		cfg.Job, cfg.Workers, cfg.Resume, cfg.StopAt = spec, next.Want, "", 0
+		s, err := New(cfg)
+		if err != nil {
+			sv.log.Error("cannot run a queued job", zap.String("job", next.ID), zap.Error(err))
+			sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: next.ID}, 5*time.Second)
+			continue
+		}
+		res, err := s.Run(ctx)
+		switch {
+		case errors.Is(err, ErrNotLeader):
+			return err
+		case err != nil:
+			sv.log.Warn("job ended", zap.String("job", next.ID), zap.Error(err))
+		default:
+			sv.log.Info("job ended", zap.String("job", next.ID), zap.String("phase", res.Job.Phase))
+		}
+	}
+	return nil
+}
+
+func (sv *Service) reply(m *nats.Msg, r *wire.Reply) {
+	if m.Reply == "" {
+		return
+	}
+	if b, err := wire.Encode(r); err == nil {
+		m.Respond(b)
+	}
+}
+
+func refuse(err error) *wire.Reply { return &wire.Reply{Error: err.Error()} }
+
+func (sv *Service) handleSubmit(m *nats.Msg) {
+	var req wire.Submit
+	if err := wire.Decode(m.Data, &req); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	spec, err := job.Parse([]byte(req.Spec))
+	if err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	if !wire.ValidID(spec.Name) {
+		sv.reply(m, refuse(fmt.Errorf("job name %q: use letters, digits, '_' and '-' (it is a NATS token)", spec.Name)))
+		return
+	}
+	if err := spec.CheckWorkers(sv.cfg.Workers); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: spec.Name, Spec: spec.JSON(), Want: sv.cfg.Workers}, 5*time.Second); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	select {
+	case sv.wake <- struct{}{}:
+	default:
+	}
+	sv.reply(m, &wire.Reply{OK: true, Job: spec.Name})
+}
+
+func (sv *Service) handleStatus(m *nats.Msg) {
+	var req wire.Query
+	if err := wire.Decode(m.Data, &req); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	var out []wire.JobStatus
+	sv.cfg.Raft.FSM.Read(func(s *State) {
+		for _, j := range s.Jobs {
+			if req.Job != "" && j.ID != req.Job {
+				continue
+			}
+			st := wire.JobStatus{ID: j.ID, Phase: j.Phase, Step: j.Step, Total: j.specSteps(), Workers: j.Want,
+				Members: append([]string(nil), j.Members...), Generation: j.Generation, Loss: j.Loss, StepsPerSec: j.Rate,
+				Checkpoint: j.Latest, CheckpointStep: j.LatestStep, Restarts: j.Restarts, Error: j.Error}
+			if j.Phase == PhaseRunning && j.Rate > 0 {
+				st.ETASeconds = float64(st.Total-j.Step) / j.Rate
+			}
+			out = append(out, st)
+		}
+	})
+	if req.Job != "" && len(out) == 0 {
+		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
+		return
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	sv.reply(m, &wire.Reply{OK: true, Jobs: out})
+}
+
+func (sv *Service) handleCancel(m *nats.Msg) {
+	var req wire.Query
+	if err := wire.Decode(m.Data, &req); err != nil || req.Job == "" {
+		if err == nil {
+			err = errors.New("cancel: which job?")
+		}
+		sv.reply(m, refuse(err))
+		return
+	}
+	known := false
+	sv.cfg.Raft.FSM.Read(func(s *State) { known = s.Jobs[req.Job] != nil })
+	if !known {
+		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
+		return
+	}
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: req.Job}, 5*time.Second); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	if b, err := wire.Encode(&wire.Command{Job: req.Job, Kind: wire.CmdStop}); err == nil {
+		sv.cfg.NATS.Publish(wire.JobSubject(req.Job, "ctl"), b)
+	}
+	sv.reply(m, &wire.Reply{OK: true, Job: req.Job})
+}

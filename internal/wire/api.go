@@ -1,0 +1,80 @@
+package wire
+
+// The client API (levyctl submit, status, cancel): request/reply on these
+// subjects, answered by the raft leader only, so "no responders" means no
+// coordinator leads right now.
+const (
+	SubmitSubject = "levy.api.submit"
+	StatusSubject = "levy.api.status"
+	CancelSubject = "levy.api.cancel"
+)
+
+// Submit asks the leader to queue a job.
+type Submit struct {
+	V    int    `json:"v"`
+	Spec string `json:"spec"` // the job spec, YAML or JSON
+}
+
+// Query names a job for status (empty: all jobs) or cancel.
+type Query struct {
+	V   int    `json:"v"`
+	Job string `json:"job,omitempty"`
+}
+
+// JobStatus is one job as the leader sees it.
+type JobStatus struct {
+	ID             string   `json:"id"`
+	Phase          string   `json:"phase"`
+	Step           int      `json:"step"`
+	Total          int      `json:"total"`
+	Workers        int      `json:"workers"`
+	Members        []string `json:"members,omitempty"`
+	Generation     uint64   `json:"generation"`
+	Loss           float64  `json:"loss"`
+	StepsPerSec    float64  `json:"steps_per_sec"`
+	ETASeconds     float64  `json:"eta_seconds"`
+	Checkpoint     string   `json:"checkpoint,omitempty"`
+	CheckpointStep int      `json:"checkpoint_step"`
+	Restarts       int      `json:"restarts"`
+	Error          string   `json:"error,omitempty"`
+}
+
+// Reply answers every API request.
+type Reply struct {
+	V      int         `json:"v"`
+	OK     bool        `json:"ok"`
+	Error  string      `json:"error,omitempty"`
+	Job    string      `json:"job,omitempty"`
+	Jobs   []JobStatus `json:"jobs,omitempty"`
+	Leader string      `json:"leader,omitempty"`
+}
+
+func (m *Submit) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	if m.Spec == "" {
+		return bad("empty job spec")
+	}
+	return nil
+}
+
+func (m *Query) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	if m.Job != "" {
+		return checkJob(m.Job)
+	}
+	return nil
+}
+
+func (m *Reply) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	if !m.OK && m.Error == "" {
+		return bad("a refusal without a reason")
+	}
+	return nil
+}
