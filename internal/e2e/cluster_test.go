@@ -227,3 +227,85 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 		t.Errorf("the final checkpoint was written by a ring of %s workers, want 3", c.Manifest.Extra["world"])
 	}
 }
+
+// TestJobSurvivesNATSRestart: the NATS server is killed near step 100 and
+// started again on the same port a second later; every process
+// reconnects, the broken ring is re-formed from the newest checkpoint, and
+// the job completes.
+func TestJobSurvivesNATSRestart(t *testing.T) {
+	natsBin := natsServer(t)
+	if testing.Short() {
+		t.Skip("builds binaries; skipped with -short")
+	}
+	bin := t.TempDir()
+	build(t, bin, "coordinator", "worker")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8388608\n", port)), 0o644)
+	listening := func() {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				c.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("nats-server did not listen")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ns, _ := start(t, ctx, "nats-server", natsBin, "-c", conf)
+	listening()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "job.yaml")
+	os.WriteFile(spec, []byte("name: restart\nsteps: 300\ncheckpoint_every: 50\nglobal_batch: 768\n"), 0o644)
+	clog := &lineLog{}
+	coord := exec.CommandContext(ctx, filepath.Join(bin, "coordinator"), "--nats", url, "--workers", "3", "--job", spec,
+		"--runs-dir", filepath.Join(dir, "runs"), "--progress-every", "250ms", "--dead-after", "3s")
+	coord.Stdout, coord.Stderr = clog, clog
+	if err := coord.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { coord.Process.Kill(); coord.Wait() }()
+	for i := range 3 {
+		start(t, ctx, "worker", filepath.Join(bin, "worker"), "--nats", url, "--id", fmt.Sprintf("nr%d", i), "--ring-timeout", "5s")
+	}
+	for {
+		var step int
+		clog.mu.Lock()
+		for k := len(clog.lines) - 1; k >= 0; k-- {
+			if mm := stepRE.FindStringSubmatch(clog.lines[k].line); mm != nil {
+				step, _ = strconv.Atoi(mm[1])
+				break
+			}
+		}
+		clog.mu.Unlock()
+		if step >= 100 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("never reached step 100:\n%s", clog)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	down := time.Now()
+	ns.Process.Kill()
+	ns.Wait()
+	time.Sleep(time.Second)
+	start(t, ctx, "nats-server", natsBin, "-c", conf)
+	listening()
+	t.Logf("NATS server down for %v", time.Since(down).Round(time.Millisecond))
+	if err := coord.Wait(); err != nil {
+		t.Fatalf("coordinator: %v\n%s", err, clog)
+	}
+	doneRE := regexp.MustCompile(`^done: 300 steps`)
+	if _, _, ok := clog.find(doneRE, down); !ok {
+		t.Fatalf("the job did not complete:\n%s", clog)
+	}
+	if f, _, ok := clog.find(regexp.MustCompile(`failed \(`), down); ok {
+		t.Logf("%s (after %v)", f.line, f.at.Sub(down).Round(time.Millisecond))
+	}
+}
