@@ -89,7 +89,7 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 		t.Skip("builds binaries; skipped with -short")
 	}
 	bin := t.TempDir()
-	build(t, bin, "coordinator", "worker")
+	build(t, bin, "coordinator", "worker", "levyctl")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -122,7 +122,7 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 	for i := range 3 {
 		logs[i] = &lineLog{}
 		addr := strings.SplitN(peers[i], "=", 2)[1]
-		cmd := exec.CommandContext(ctx, filepath.Join(bin, "coordinator"), "--nats", url, "--workers", "4", "--job", spec,
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "coordinator"), "--nats", url, "--workers", "4",
 			"--runs-dir", runs, "--id", fmt.Sprintf("c%d", i+1), "--raft-bind", addr, "--peers", strings.Join(peers, ","),
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("raft%d", i+1)), "--progress-every", "250ms", "--dead-after", "2s")
 		cmd.Stdout, cmd.Stderr = logs[i], logs[i]
@@ -163,6 +163,18 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 		dump()
 		t.Fatalf("no coordinator reported step %d", n)
 		return -1, 0
+	}
+	// Submit the job to the standing group, as a user would.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		out, err := exec.CommandContext(ctx, filepath.Join(bin, "levyctl"), "submit", spec, "--nats", url).CombinedOutput()
+		if err == nil && strings.TrimSpace(string(out)) == "cluster" {
+			break
+		}
+		if time.Now().After(deadline) {
+			dump()
+			t.Fatalf("levyctl submit: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond) // no leader yet
 	}
 	t0 := time.Now()
 	_, s1 := waitStep(100, t0)
