@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 )
@@ -70,6 +72,7 @@ func (sv *Service) lead(ctx context.Context) error {
 	}()
 	for subj, h := range map[string]nats.MsgHandler{
 		wire.SubmitSubject: sv.handleSubmit, wire.StatusSubject: sv.handleStatus, wire.CancelSubject: sv.handleCancel,
+		wire.ResumeSubject: sv.handleResume,
 	} {
 		s, err := nc.Subscribe(subj, h)
 		if err != nil {
@@ -213,6 +216,55 @@ func (sv *Service) handleCancel(m *nats.Msg) {
 	}
 	if b, err := wire.Encode(&wire.Command{Job: req.Job, Kind: wire.CmdStop}); err == nil {
 		sv.cfg.NATS.Publish(wire.JobSubject(req.Job, "ctl"), b)
+	}
+	sv.reply(m, &wire.Reply{OK: true, Job: req.Job})
+}
+
+func (sv *Service) handleResume(m *nats.Msg) {
+	var req wire.Resume
+	if err := wire.Decode(m.Data, &req); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	var j *Job
+	sv.cfg.Raft.FSM.Read(func(s *State) {
+		if x := s.Jobs[req.Job]; x != nil {
+			cp := *x
+			j = &cp
+		}
+	})
+	switch {
+	case j == nil:
+		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
+		return
+	case j.Phase != PhaseStopped && j.Phase != PhaseFailed:
+		sv.reply(m, refuse(fmt.Errorf("job %s is %s; only a stopped or failed job can be resumed", req.Job, j.Phase)))
+		return
+	}
+	var c *checkpoint.Checkpoint
+	var err error
+	if req.From != "" {
+		c, err = checkpoint.Load(req.From)
+	} else {
+		c, _, err = checkpoint.Latest(filepath.Join(sv.cfg.RunsDir, req.Job, "checkpoints"))
+	}
+	if err != nil {
+		sv.reply(m, refuse(fmt.Errorf("resume %s: %w", req.Job, err)))
+		return
+	}
+	spec, err := job.FromJSON(c.Manifest.Job)
+	if err != nil || string(spec.JSON()) != string(j.Spec) {
+		sv.reply(m, refuse(fmt.Errorf("resume %s: %s holds a checkpoint of another job spec", req.Job, c.Dir)))
+		return
+	}
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: j.Want, Resume: c.Dir,
+		Step: int(c.Manifest.Step)}, 5*time.Second); err != nil {
+		sv.reply(m, refuse(err))
+		return
+	}
+	select {
+	case sv.wake <- struct{}{}:
+	default:
 	}
 	sv.reply(m, &wire.Reply{OK: true, Job: req.Job})
 }

@@ -182,15 +182,20 @@ func (w *Worker) join(ctx context.Context) error {
 			if err := wire.Decode(reply.Data, &r); err != nil {
 				return fmt.Errorf("worker: join reply: %w", err)
 			}
-			if !r.OK {
-				return fmt.Errorf("worker: the coordinator refused %s: %s", w.cfg.ID, r.Error)
+			if r.OK {
+				return nil
 			}
-			return nil
+			// No job wants workers now (full, or finished): wait for the
+			// next one rather than leave.
+			if attempt == 0 || attempt%30 == 29 {
+				w.log.Info("the coordinator has no place for this worker yet", zap.String("reason", r.Error))
+			}
+			err = errors.New(r.Error)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempt == 0 || attempt%30 == 29 {
+		if err != nil && (attempt == 0 || attempt%30 == 29) {
 			w.log.Info("waiting for a coordinator", zap.Error(err))
 		}
 		select {

@@ -171,3 +171,103 @@ func runCancel(ctx context.Context, args []string) error {
 	fmt.Printf("%s: stopping (the workers checkpoint first)\n", pos[0])
 	return nil
 }
+
+func runResume(ctx context.Context, args []string) error {
+	fs := newFlags("resume")
+	var c clusterFlags
+	c.add(fs)
+	from := fs.String("from", "", "checkpoint directory to resume from (default: the job's newest good checkpoint)")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: levyctl resume JOB [--from CHECKPOINT] [--nats URL]")
+	}
+	if _, err := ask(c, wire.ResumeSubject, &wire.Resume{Job: pos[0], From: *from}); err != nil {
+		return err
+	}
+	fmt.Printf("%s: queued to resume\n", pos[0])
+	return nil
+}
+
+// runLogs follows a job's events (progress, checkpoints, samples, ranks
+// leaving) as they happen, until interrupted or --for has passed.
+func runLogs(ctx context.Context, args []string) error {
+	fs := newFlags("logs")
+	var c clusterFlags
+	c.add(fs)
+	dur := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || !wire.ValidID(pos[0]) {
+		return errors.New("usage: levyctl logs JOB [--for D] [--nats URL]")
+	}
+	nc, err := cli.Connect(c.url, "levyctl-logs", c.auth, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	id := pos[0]
+	lines := make(chan string, 256)
+	for _, what := range []string{"progress", "ckpt", "samples", "done"} {
+		what := what
+		if _, err := nc.Subscribe(wire.JobSubject(id, what), func(m *nats.Msg) {
+			lines <- describe(what, m.Data)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "following job %s (Ctrl-C to stop)\n", id)
+	var stop <-chan time.Time
+	if *dur > 0 {
+		stop = time.After(*dur)
+	}
+	for {
+		select {
+		case l := <-lines:
+			fmt.Println(time.Now().Format("15:04:05"), l)
+		case <-ctx.Done():
+			return nil
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+func describe(what string, b []byte) string {
+	switch what {
+	case "progress":
+		var p wire.Progress
+		if wire.Decode(b, &p) == nil {
+			return fmt.Sprintf("step %d/%d  loss %.4f  %.1f steps/s  all-reduce %.2f ms", p.Step, p.Total, p.Loss, p.StepsPerSec, p.AllReduceMS)
+		}
+	case "ckpt":
+		var c wire.Checkpoint
+		if wire.Decode(b, &c) == nil {
+			return fmt.Sprintf("checkpoint step %d → %s", c.Step, c.Dir)
+		}
+	case "samples":
+		var s wire.Samples
+		if wire.Decode(b, &s) == nil {
+			if s.Error != "" {
+				return fmt.Sprintf("samples of step %d: error: %s", s.Step, s.Error)
+			}
+			return fmt.Sprintf("samples of step %d: %v", s.Step, s.Metrics)
+		}
+	case "done":
+		var d wire.Done
+		if wire.Decode(b, &d) == nil {
+			if d.Error != "" {
+				return fmt.Sprintf("rank %d left at step %d: %s", d.Rank, d.Step, d.Error)
+			}
+			return fmt.Sprintf("rank %d finished at step %d", d.Rank, d.Step)
+		}
+	}
+	return what + ": (undecodable message)"
+}

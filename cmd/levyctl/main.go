@@ -25,6 +25,8 @@ cluster (the raft leader answers; --nats URL or LEVY_NATS_URL, credentials as fo
   levyctl submit JOB.yaml      queue a job, print its id
   levyctl status [JOB]         state, step, loss, speed, ETA, workers, newest checkpoint
   levyctl cancel JOB           stop a job (its workers checkpoint first)
+  levyctl resume JOB [--from CHECKPOINT]   run a stopped or failed job again from a checkpoint
+  levyctl logs JOB [--for D]   follow a job's progress, checkpoints, samples
 
 Run "levyctl COMMAND -h" for the flags of a command.
 `
@@ -37,6 +39,8 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"submit": runSubmit,
 	"status": runStatus,
 	"cancel": runCancel,
+	"resume": runResume,
+	"logs":   runLogs,
 }
 
 func main() {

@@ -49,6 +49,7 @@ func TestSubmitStatusCancelWithCredentials(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	var outs []*syncBuffer
 	startEnv := func(name string, args ...string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
 		cmd.Env = append(os.Environ(), creds...)
@@ -57,6 +58,7 @@ func TestSubmitStatusCancelWithCredentials(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		outs = append(outs, out)
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
@@ -126,6 +128,41 @@ func TestSubmitStatusCancelWithCredentials(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("after cancel:\n%s", out)
+
+	// Resume: from a missing or a corrupt checkpoint is refused and
+	// changes nothing; from the newest good one the job runs again.
+	if out, err := run(creds, "resume", "api-job", "--from", filepath.Join(dir, "nope")); err == nil || !strings.Contains(out, "nope") {
+		t.Fatalf("resume from a missing checkpoint: %v\n%s", err, out)
+	}
+	ckpts, _ := filepath.Glob(filepath.Join(dir, "runs", "api-job", "checkpoints", "step-*"))
+	if len(ckpts) != 1 {
+		t.Fatalf("checkpoints after the cancel: %v", ckpts)
+	}
+	model := filepath.Join(ckpts[0], "model.safetensors")
+	orig, _ := os.ReadFile(model)
+	os.WriteFile(model, orig[:len(orig)/2], 0o644)
+	if out, err := run(creds, "resume", "api-job"); err == nil || !strings.Contains(out, "model.safetensors") || !strings.Contains(out, "corrupt") {
+		t.Fatalf("resume from a corrupt checkpoint: %v\n%s", err, out)
+	}
+	if out, _ := run(creds, "status", "api-job"); !strings.Contains(out, "stopped") {
+		t.Fatalf("a refused resume changed the job:\n%s", out)
+	}
+	os.WriteFile(model, orig, 0o644)
+	if out, err := run(creds, "resume", "api-job"); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	logs, err := run(creds, "logs", "api-job", "--for", "8s")
+	if err != nil || !strings.Contains(logs, "step ") {
+		for i, o := range outs {
+			t.Logf("process %d:\n%s", i, o)
+		}
+		t.Fatalf("levyctl logs: %v\n%s", err, logs)
+	}
+	out, _ = run(creds, "status", "api-job")
+	if !strings.Contains(out, "running") {
+		t.Fatalf("after resume:\n%s", out)
+	}
+	t.Logf("after resume:\n%s", out)
 
 	coord.Process.Kill()
 	coord.Wait()

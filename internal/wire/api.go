@@ -78,3 +78,21 @@ func (m *Reply) check() error {
 	}
 	return nil
 }
+
+// ResumeSubject restarts a stopped or failed job from a checkpoint.
+const ResumeSubject = "levy.api.resume"
+
+// Resume asks the leader to run a stopped or failed job again, from From
+// (a checkpoint directory) or, if empty, from its newest good checkpoint.
+type Resume struct {
+	V    int    `json:"v"`
+	Job  string `json:"job"`
+	From string `json:"from,omitempty"`
+}
+
+func (m *Resume) check() error {
+	if err := checkVersion(m.V); err != nil {
+		return err
+	}
+	return checkJob(m.Job)
+}

@@ -192,6 +192,8 @@ func Encode(m Message) ([]byte, error) {
 		v.V = Version
 	case *Reply:
 		v.V = Version
+	case *Resume:
+		v.V = Version
 	default:
 		return nil, fmt.Errorf("wire: Encode: %T is not a message pointer", m)
 	}

@@ -21,6 +21,7 @@ func samples() []Message {
 		&Heartbeat{Worker: "w-3"},
 		&Submit{Spec: "steps: 10\n"},
 		&Query{Job: "j"},
+		&Resume{Job: "j", From: "runs/j/checkpoints/step-00000100"},
 		&Reply{OK: true, Job: "j", Jobs: []JobStatus{{ID: "j", Phase: "running", Step: 3, Members: []string{"a"}}}},
 		&Reply{Error: "no such job"},
 		&Command{Job: "j", Kind: CmdAbort, Generation: 4},
@@ -97,7 +98,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}, &Heartbeat{}, &Submit{}, &Query{}, &Reply{}} {
+		for _, m := range []Message{&Join{}, &JoinReply{}, &Assign{}, &Command{}, &Progress{}, &Checkpoint{}, &Done{}, &Samples{}, &Ready{}, &Heartbeat{}, &Submit{}, &Query{}, &Reply{}, &Resume{}} {
 			if Decode(b, m) != nil {
 				continue
 			}
