@@ -33,3 +33,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Workers, m.Step, m.Loss, m.StepsPerSec, m.AllReduceMS, m.Generation, m.Checkpoint, m.Failures)
 	return m
 }
+
+// RegisterMetrics exports the node's raft state on reg, read at scrape
+// time: levy_coordinator_raft_state (0 follower, 1 candidate, 2 leader,
+// 3 shut down: raft.RaftState), levy_coordinator_raft_leader (1 on the
+// leader) and levy_coordinator_raft_last_index.
+func (n *Node) RegisterMetrics(reg prometheus.Registerer) {
+	state := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_state",
+		Help: "Raft state of this coordinator: 0 follower, 1 candidate, 2 leader, 3 shut down."},
+		func() float64 { return float64(n.Raft.State()) })
+	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_leader",
+		Help: "1 while this coordinator is the raft leader."},
+		func() float64 {
+			if n.IsLeader() {
+				return 1
+			}
+			return 0
+		})
+	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_last_index",
+		Help: "Index of the last raft log entry on this coordinator."},
+		func() float64 { return float64(n.Raft.LastIndex()) })
+	reg.MustRegister(state, leader, last)
+}

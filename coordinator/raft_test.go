@@ -8,7 +8,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
+
+// gauge reads one series of reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no series %s", name)
+	return 0
+}
 
 func freeAddrs(t *testing.T, n int) []string {
 	var out []string
@@ -112,6 +130,15 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 	}
 	for i := range g.nodes {
 		g.waitJob(i, "j", 100)
+	}
+	// The raft state is exported: 2 (leader) on the leader only.
+	for i, nd := range g.nodes {
+		reg := prometheus.NewRegistry()
+		nd.RegisterMetrics(reg)
+		state, leader := gauge(t, reg, "levy_coordinator_raft_state"), gauge(t, reg, "levy_coordinator_raft_leader")
+		if want := map[bool]float64{true: 2, false: 0}[i == l]; state != want || leader != want/2 {
+			t.Errorf("node %d: raft_state %v, raft_leader %v; want %v, %v", i, state, leader, want, want/2)
+		}
 	}
 	// A follower refuses to act and names the leader.
 	f := (l + 1) % 3

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +97,8 @@ func (c Config) Validate() error {
 		if err := c.Job.Validate(); err != nil {
 			return err
 		}
-		return c.Job.CheckWorkers(c.Workers)
+		target, _, _ := c.Job.Workers(c.Workers)
+		return c.Job.CheckWorkers(target)
 	}
 	return nil
 }
@@ -123,6 +125,9 @@ type Server struct {
 	jobID  string
 	resume string // checkpoint dir
 	start  int
+	// target is the ring size the job starts with; lo and hi bound it
+	// (job.Spec.Workers).
+	target, lo, hi int
 }
 
 // New validates cfg and prepares the run directory: for a fresh job it
@@ -148,9 +153,6 @@ func New(cfg Config) (*Server, error) {
 		if s.spec, err = job.FromJSON(c.Manifest.Job); err != nil {
 			return nil, fmt.Errorf("coordinator: %s: %w", c.Dir, err)
 		}
-		if err := s.spec.CheckWorkers(cfg.Workers); err != nil {
-			return nil, err
-		}
 		s.runDir, s.resume, s.start = cfg.Resume, c.Dir, int(c.Manifest.Step)
 		if s.start >= s.spec.Steps {
 			return nil, fmt.Errorf("coordinator: --resume %s: the newest checkpoint is at step %d, the end of the job (%d steps)", cfg.Resume, s.start, s.spec.Steps)
@@ -162,6 +164,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("%w: %s (newest %s); continue it with --resume %s, or give the job another name",
 				ErrRunExists, s.runDir, filepath.Base(dirs[len(dirs)-1]), s.runDir)
 		}
+	}
+	s.target, s.lo, s.hi = s.spec.Workers(cfg.Workers)
+	if err := s.spec.CheckWorkers(s.target); err != nil {
+		return nil, err
 	}
 	if cfg.StopAt > 0 && cfg.StopAt <= s.start {
 		return nil, fmt.Errorf("coordinator: --stop-at %d: the job is already at step %d", cfg.StopAt, s.start)
@@ -273,8 +279,8 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		s.printf("coordinator %s leads\n", r.cfg.ID)
 	}
 	if j := s.job(); j == nil || (s.cfg.Raft == nil && j.Finished()) {
-		if err := s.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.cfg.Workers,
-			Resume: s.resume, Step: s.start}); err != nil {
+		if err := s.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.target,
+			Min: s.lo, Max: s.hi, Resume: s.resume, Step: s.start}); err != nil {
 			return nil, err
 		}
 	} else if j.Finished() {
@@ -312,7 +318,7 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	s.printf("job %s: %s α=%g on %s, %d steps, global batch %d over %d workers; waiting for workers\n",
-		s.jobID, s.spec.Method, s.spec.Alpha, s.spec.Dataset, s.spec.Steps, s.spec.GlobalBatch, s.cfg.Workers)
+		s.jobID, s.spec.Method, s.spec.Alpha, s.spec.Dataset, s.spec.Steps, s.spec.GlobalBatch, s.target)
 	if s.resume != "" {
 		s.printf("resuming from %s (step %d)\n", s.resume, s.start)
 	}
@@ -334,8 +340,37 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		stopDeadline <-chan time.Time
 		sampleWait   <-chan time.Time
 		regroupAt    <-chan time.Time
+		windowOver   bool        // the rejoin window of a re-forming ring has passed
+		growAsked    uint64      // the generation asked to regroup for new workers
+		held         []*nats.Msg // Done reports of a regrouping ring, answered once it re-formed
 		ctxDone      = ctx.Done()
 	)
+	// ringSize is the largest ring of at most n workers that splits the
+	// global batch evenly (0 if under the job's minimum).
+	ringSize := func(n int) int {
+		for n > 0 && s.spec.GlobalBatch%n != 0 {
+			n--
+		}
+		if lo, _ := j.Bounds(); n < lo {
+			return 0
+		}
+		return n
+	}
+	// grow asks a running ring to checkpoint and regroup when workers
+	// wait to join it and the larger ring splits the batch evenly.
+	grow := func() {
+		if j.Phase != PhaseRunning || len(j.Pending) == 0 || growAsked == j.Generation || j.StopAsked {
+			return
+		}
+		n := len(j.Members) + len(j.Pending)
+		if ringSize(n) != n {
+			s.printf("workers %v wait: a ring of %d would not split the global batch of %d evenly\n", j.Pending, n, s.spec.GlobalBatch)
+			return
+		}
+		growAsked = j.Generation
+		s.printf("workers %v join the running job: ring generation %d checkpoints and regroups (%d workers)\n", j.Pending, j.Generation, n)
+		s.publish(wire.JobSubject(s.jobID, "ctl"), &wire.Command{Job: s.jobID, Kind: wire.CmdRegroup, Generation: j.Generation})
+	}
 	// fail ends the current ring: elastically (a new ring from the newest
 	// checkpoint) while restarts are left, else by failing the job.
 	fail := func(rank, step int, reason string, retry bool) {
@@ -344,7 +379,8 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		}
 		if retry && j.Restarts < s.cfg.MaxRestarts && !j.StopAsked {
 			old := j.Generation
-			s.apply(Op{Kind: OpRegroup, Job: s.jobID, Want: s.cfg.Workers, Resume: j.Latest, Step: j.LatestStep,
+			windowOver = false
+			s.apply(Op{Kind: OpRegroup, Job: s.jobID, Want: s.target, Resume: j.Latest, Step: j.LatestStep,
 				Error: fmt.Sprintf("generation %d, rank %d at step %d: %s", old, rank, step, reason)})
 			s.publish(wire.JobSubject(s.jobID, "ctl"), &wire.Command{Job: s.jobID, Kind: wire.CmdAbort, Generation: old})
 			from := "the start"
@@ -381,6 +417,12 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 				s.printf("training done; waiting for the sampler\n")
 			}
 		}
+		if len(held) > 0 && j.Phase != PhaseRunning {
+			for _, m := range held {
+				m.Respond([]byte("ok"))
+			}
+			held = nil
+		}
 		select {
 		case <-tm.lost:
 			return result(), &NotLeaderError{}
@@ -407,21 +449,32 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 			}
 		case m := <-joins:
 			s.handleJoin(m, j)
-			if j.Phase == PhaseWaiting && len(j.Members) == j.Want {
+			switch {
+			case j.Phase == PhaseRunning:
+				grow()
+			case j.Phase != PhaseWaiting:
+			case len(j.Members) == j.Want:
 				regroupAt = nil
 				if err := s.startRing(j, 0); err != nil {
 					return result(), err
 				}
-				runStart = time.Now()
+				if runStart.IsZero() {
+					runStart = time.Now()
+				}
+			case windowOver && ringSize(len(j.Members)) > 0:
+				// The rejoin window passed with too few workers; this one
+				// brings the ring to its minimum.
+				if err := s.startRing(j, ringSize(len(j.Members))); err != nil {
+					return result(), err
+				}
 			}
 		case <-regroupAt:
 			regroupAt = nil
-			n := len(j.Members)
-			for n > 0 && s.spec.GlobalBatch%n != 0 {
-				n--
-			}
+			windowOver = true
+			n := ringSize(len(j.Members))
 			if n == 0 {
-				s.printf("no worker came back; waiting for workers to join\n")
+				lo, _ := j.Bounds()
+				s.printf("%d of the %d workers a ring needs at least (min_workers) are here; waiting for more to join\n", len(j.Members), lo)
 				continue
 			}
 			if err := s.startRing(j, n); err != nil {
@@ -456,13 +509,31 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 			case m.Subject == wire.JobSubject(s.jobID, "done"):
 				var d wire.Done
 				if wire.Decode(m.Data, &d) == nil && (d.Generation == 0 || d.Generation == j.Generation) {
-					if d.Error != "" {
+					if d.Regroup {
+						// Every rank left at the same step; rank 0 saved
+						// the checkpoint of that step (announced before
+						// its Done, on the same connection).
+						if d.Rank == 0 && j.Phase == PhaseRunning {
+							if err := s.regroup(j, d.Step, ringSize(len(j.Members)+len(j.Pending))); err != nil {
+								return result(), err
+							}
+							windowOver = false
+							regroupAt = time.After(s.cfg.RejoinWindow)
+						}
+					} else if d.Error != "" {
 						fail(d.Rank, d.Step, d.Error, d.Retry)
 					} else {
 						s.apply(Op{Kind: OpRankDone, Job: s.jobID, Rank: d.Rank, Step: d.Step})
 					}
 				}
-				if m.Reply != "" {
+				switch {
+				case m.Reply == "":
+				case d.Regroup && d.Rank != 0 && j.Phase == PhaseRunning && d.Generation == j.Generation:
+					// Hold the answer until rank 0's report has re-formed
+					// the ring: the rank joins again once answered, and
+					// must find the next generation collecting workers.
+					held = append(held, m)
+				default:
 					m.Respond([]byte("ok")) // the rank can stop re-sending
 				}
 			case m.Subject == wire.JobSubject(s.jobID, "ready"):
@@ -535,6 +606,29 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// regroup re-forms the ring with want workers from the checkpoint of
+// step, which the ring saved before leaving.
+func (s *Server) regroup(j *Job, step, want int) error {
+	dir := j.Latest
+	if j.LatestStep != step {
+		// The announcement was lost (say, in a failover): the storage is
+		// the authority.
+		c, _, err := checkpoint.Latest(filepath.Join(s.runDir, "checkpoints"))
+		if err != nil || int(c.Manifest.Step) != step {
+			return fmt.Errorf("coordinator: the ring regrouped at step %d but its checkpoint is not on storage: %v", step, err)
+		}
+		dir = c.Dir
+	}
+	if want == 0 {
+		want = len(j.Members)
+	}
+	if err := s.apply(Op{Kind: OpRegroup, Job: s.jobID, Want: want, Resume: dir, Step: step}); err != nil {
+		return err
+	}
+	s.printf("ring regroups at step %d from %s: %d workers, %v first\n", step, dir, want, j.Members)
+	return nil
+}
+
 func (s *Server) handleJoin(m *nats.Msg, j *Job) {
 	var jn wire.Join
 	reply := &wire.JoinReply{OK: true}
@@ -544,6 +638,8 @@ func (s *Server) handleJoin(m *nats.Msg, j *Job) {
 		reply = &wire.JoinReply{Error: "this coordinator takes training workers only"}
 	} else if err := s.apply(Op{Kind: OpJoin, Job: s.jobID, Worker: jn.Worker}); err != nil {
 		reply = &wire.JoinReply{Error: err.Error()}
+	} else if slices.Contains(j.Pending, jn.Worker) {
+		s.log.Info("worker waits to join the running ring", zap.String("worker", jn.Worker), zap.String("host", jn.Host))
 	} else {
 		s.log.Info("worker joined", zap.String("worker", jn.Worker), zap.String("host", jn.Host), zap.Int("gpu", jn.GPU))
 		s.printf("worker %s joined (%d/%d)\n", jn.Worker, len(j.Members), j.Want)

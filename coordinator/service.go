@@ -43,9 +43,32 @@ func NewService(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, log: log, wake: make(chan struct{}, 1)}, nil
 }
 
-// Run serves until ctx is done.
+// handlers maps the API verbs to their handlers.
+func (sv *Service) handlers() map[string]nats.MsgHandler {
+	return map[string]nats.MsgHandler{"submit": sv.handleSubmit, "status": sv.handleStatus,
+		"cancel": sv.handleCancel, "resume": sv.handleResume}
+}
+
+// Run serves until ctx is done. Besides the shared API subjects, which
+// only the leader serves, every node answers on its own subjects
+// (wire.NodeSubject): the leader acts, a follower refuses and names the
+// leader.
 func (sv *Service) Run(ctx context.Context) error {
 	r := sv.cfg.Raft
+	for verb, h := range sv.handlers() {
+		sub, err := sv.cfg.NATS.Subscribe(wire.NodeSubject(r.cfg.ID, verb), func(m *nats.Msg) {
+			if r.IsLeader() {
+				h(m)
+				return
+			}
+			id, addr := r.Leader()
+			sv.reply(m, &wire.Reply{Error: (&NotLeaderError{LeaderID: id, LeaderAddr: addr}).Error(), Leader: id})
+		})
+		if err != nil {
+			return fmt.Errorf("coordinator: %w", err)
+		}
+		defer sub.Unsubscribe()
+	}
 	for ctx.Err() == nil {
 		if !r.IsLeader() {
 			select {
@@ -70,10 +93,10 @@ func (sv *Service) lead(ctx context.Context) error {
 			s.Unsubscribe()
 		}
 	}()
-	for subj, h := range map[string]nats.MsgHandler{
-		wire.SubmitSubject: sv.handleSubmit, wire.StatusSubject: sv.handleStatus, wire.CancelSubject: sv.handleCancel,
-		wire.ResumeSubject: sv.handleResume,
-	} {
+	shared := map[string]string{"submit": wire.SubmitSubject, "status": wire.StatusSubject,
+		"cancel": wire.CancelSubject, "resume": wire.ResumeSubject}
+	for verb, h := range sv.handlers() {
+		subj := shared[verb]
 		s, err := nc.Subscribe(subj, h)
 		if err != nil {
 			return fmt.Errorf("coordinator: %w", err)
@@ -151,11 +174,12 @@ func (sv *Service) handleSubmit(m *nats.Msg) {
 		sv.reply(m, refuse(fmt.Errorf("job name %q: use letters, digits, '_' and '-' (it is a NATS token)", spec.Name)))
 		return
 	}
-	if err := spec.CheckWorkers(sv.cfg.Workers); err != nil {
+	target, lo, hi := spec.Workers(sv.cfg.Workers)
+	if err := spec.CheckWorkers(target); err != nil {
 		sv.reply(m, refuse(err))
 		return
 	}
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: spec.Name, Spec: spec.JSON(), Want: sv.cfg.Workers}, 5*time.Second); err != nil {
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: spec.Name, Spec: spec.JSON(), Want: target, Min: lo, Max: hi}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return
 	}
@@ -180,7 +204,9 @@ func (sv *Service) handleStatus(m *nats.Msg) {
 			}
 			st := wire.JobStatus{ID: j.ID, Phase: j.Phase, Step: j.Step, Total: j.specSteps(), Workers: j.Want,
 				Members: append([]string(nil), j.Members...), Generation: j.Generation, Loss: j.Loss, StepsPerSec: j.Rate,
-				Checkpoint: j.Latest, CheckpointStep: j.LatestStep, Restarts: j.Restarts, Error: j.Error}
+				Checkpoint: j.Latest, CheckpointStep: j.LatestStep, Restarts: j.Restarts, Error: j.Error,
+				Grows: j.Grows, Pending: append([]string(nil), j.Pending...)}
+			st.MinWorkers, st.MaxWorkers = j.Bounds()
 			if j.Phase == PhaseRunning && j.Rate > 0 {
 				st.ETASeconds = float64(st.Total-j.Step) / j.Rate
 			}
@@ -257,7 +283,8 @@ func (sv *Service) handleResume(m *nats.Msg) {
 		sv.reply(m, refuse(fmt.Errorf("resume %s: %s holds a checkpoint of another job spec", req.Job, c.Dir)))
 		return
 	}
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: j.Want, Resume: c.Dir,
+	target, lo, hi := spec.Workers(sv.cfg.Workers)
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: target, Min: lo, Max: hi, Resume: c.Dir,
 		Step: int(c.Manifest.Step)}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return

@@ -29,7 +29,7 @@ const (
 	OpRankDone   = "rank_done"  // Job, Rank, Step, Error
 	OpStopAsked  = "stop_asked" // Job
 	OpReady      = "ready"      // Job, Rank: the rank listens on the current ring
-	OpRegroup    = "regroup"    // Job, Resume, Step, Error: the ring failed; collect workers for a new one
+	OpRegroup    = "regroup"    // Job, Want, Resume, Step, Error: the ring failed (Error set) or grows; collect workers for a new one
 	OpCancel     = "cancel"     // Job: a waiting job is stopped at once (a running one is asked to stop)
 )
 
@@ -47,6 +47,8 @@ type Op struct {
 	Error  string          `json:"error,omitempty"`
 	Loss   float64         `json:"loss,omitempty"`
 	Rate   float64         `json:"rate,omitempty"` // steps/s
+	Min    int             `json:"min,omitempty"`  // submit: fewest workers a ring may run with
+	Max    int             `json:"max,omitempty"`  // submit: most workers a ring may grow to
 }
 
 // Job is the coordinator's record of one job.
@@ -70,6 +72,21 @@ type Job struct {
 	Rate       float64         `json:"rate,omitempty"`     // steps/s, idem
 	Restarts   int             `json:"restarts,omitempty"` // rings re-formed after failures
 	Failures   []string        `json:"failures,omitempty"` // why each ring failed
+	Min        int             `json:"min,omitempty"`      // fewest workers a ring may run with (0: 1)
+	Max        int             `json:"max,omitempty"`      // most workers a ring may grow to (0: Want)
+	// Pending are workers that joined the running ring; they become
+	// members of the next generation.
+	Pending []string `json:"pending,omitempty"`
+	Grows   int      `json:"grows,omitempty"` // rings re-formed to take in new workers
+}
+
+// Bounds returns the fewest and the most workers of a ring.
+func (j *Job) Bounds() (lo, hi int) {
+	lo, hi = max(1, j.Min), j.Max
+	if hi < j.Want {
+		hi = j.Want
+	}
+	return lo, hi
 }
 
 // State is everything the coordinator knows.
@@ -104,10 +121,31 @@ func (s *State) Apply(op Op) error {
 		if j != nil {
 			gen = j.Generation
 		}
+		if op.Min > op.Want || (op.Max > 0 && op.Max < op.Want) {
+			return opErr(op, "want %d workers outside [%d, %d]", op.Want, op.Min, op.Max)
+		}
 		s.Jobs[op.Job] = &Job{ID: op.Job, Spec: op.Spec, Want: op.Want, Phase: PhaseWaiting,
-			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume, Seq: s.NextSeq}
+			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume, Seq: s.NextSeq,
+			Min: op.Min, Max: op.Max}
 		s.NextSeq++
 	case OpJoin:
+		if slices.Contains(j.Pending, op.Worker) {
+			return nil // a retried join
+		}
+		if j.Phase == PhaseRunning {
+			if slices.Contains(j.Members, op.Worker) {
+				// It left the ring (stopped, or the ring failed) and
+				// must wait until the coordinator has heard of it.
+				return opErr(op, "worker %s is still in ring generation %d", op.Worker, j.Generation)
+			}
+			// A worker joining a running ring waits for the next
+			// generation, if the ring may grow.
+			if _, hi := j.Bounds(); len(j.Members)+len(j.Pending) >= hi {
+				return opErr(op, "the ring has %d workers, its most (max_workers %d)", len(j.Members)+len(j.Pending), hi)
+			}
+			j.Pending = append(j.Pending, op.Worker)
+			return nil
+		}
 		if j.Phase != PhaseWaiting {
 			return opErr(op, "the job is %s", j.Phase)
 		}
@@ -120,8 +158,10 @@ func (s *State) Apply(op Op) error {
 		j.Members = append(j.Members, op.Worker)
 	case OpStart:
 		if op.Want > 0 && op.Want <= len(j.Members) {
-			// An elastic restart goes on with fewer workers than asked.
-			j.Members, j.Want = j.Members[:op.Want], op.Want
+			// An elastic restart goes on with fewer workers than asked;
+			// those left out wait for the next generation.
+			j.Pending = append(j.Pending, j.Members[op.Want:]...)
+			j.Members, j.Want = j.Members[:op.Want:op.Want], op.Want
 		}
 		if j.Phase != PhaseWaiting || len(j.Members) != j.Want || j.Want == 0 {
 			return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
@@ -160,11 +200,24 @@ func (s *State) Apply(op Op) error {
 		if j.Phase != PhaseRunning {
 			return opErr(op, "the job is %s", j.Phase)
 		}
-		j.Phase, j.Members, j.Ready, j.Done = PhaseWaiting, nil, nil, nil
+		if op.Want < 1 {
+			return opErr(op, "want %d workers", op.Want)
+		}
+		// The waiting workers are the first members of the next ring;
+		// the old members join again.
+		j.Phase, j.Members, j.Ready, j.Done = PhaseWaiting, j.Pending, nil, nil
+		j.Pending = nil
+		if len(j.Members) > op.Want {
+			j.Members = j.Members[:op.Want]
+		}
 		j.Want = op.Want
 		j.Resume, j.Step = op.Resume, op.Step
-		j.Restarts++
-		j.Failures = append(j.Failures, op.Error)
+		if op.Error != "" {
+			j.Restarts++
+			j.Failures = append(j.Failures, op.Error)
+		} else {
+			j.Grows++
+		}
 	case OpStopAsked:
 		j.StopAsked = true
 	case OpRankDone:

@@ -154,3 +154,54 @@ func TestStateRegroup(t *testing.T) {
 		t.Errorf("start while running: %v", err)
 	}
 }
+
+// TestStateGrow: workers that join a running ring wait as pending (up to
+// Max), a planned regroup (no error) makes them the first members of the
+// next generation without counting a restart, and a ring started with
+// fewer than its members keeps the rest pending.
+func TestStateGrow(t *testing.T) {
+	s := NewState()
+	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 2, Min: 1, Max: 3},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"},
+		{Kind: OpStart, Job: "j"},
+		{Kind: OpJoin, Job: "j", Worker: "c"}, {Kind: OpJoin, Job: "j", Worker: "c"}} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	j := s.Jobs["j"]
+	if len(j.Pending) != 1 || j.Pending[0] != "c" {
+		t.Fatalf("pending %v, want [c]", j.Pending)
+	}
+	if err := s.Apply(Op{Kind: OpJoin, Job: "j", Worker: "d"}); !errors.Is(err, ErrOp) {
+		t.Fatalf("a fourth worker with max 3: %v", err)
+	}
+	for _, op := range []Op{{Kind: OpRegroup, Job: "j", Want: 3, Resume: "d23", Step: 23},
+		{Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpStart, Job: "j"}} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	if j = s.Jobs["j"]; j.Generation != 2 || j.Grows != 1 || j.Restarts != 0 || len(j.Members) != 3 || j.Members[0] != "c" ||
+		j.Step != 23 || len(j.Pending) != 0 {
+		t.Fatalf("after growing: %+v", j)
+	}
+	// A failure regroup with too few for the batch: the ring starts
+	// with 2 of the 3 that came back; the third waits.
+	for _, op := range []Op{{Kind: OpRegroup, Job: "j", Want: 3, Resume: "d30", Step: 30, Error: "ring broken"},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpJoin, Job: "j", Worker: "c"},
+		{Kind: OpStart, Job: "j", Want: 2}} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	if j = s.Jobs["j"]; len(j.Members) != 2 || len(j.Pending) != 1 || j.Pending[0] != "c" || j.Restarts != 1 {
+		t.Fatalf("after a short start: members %v, pending %v, restarts %d", j.Members, j.Pending, j.Restarts)
+	}
+	if lo, hi := j.Bounds(); lo != 1 || hi != 3 {
+		t.Errorf("bounds %d, %d; want 1, 3", lo, hi)
+	}
+	if err := s.Apply(Op{Kind: OpSubmit, Job: "k", Spec: spec(100), Want: 2, Min: 3}); !errors.Is(err, ErrOp) {
+		t.Errorf("want below min: %v", err)
+	}
+}

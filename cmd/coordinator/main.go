@@ -112,6 +112,7 @@ func run() error {
 				return nerr
 			}
 			defer node.Shutdown()
+			node.RegisterMetrics(reg)
 			cfg.Raft = node
 		} else if *id != "" || *raftBind != "" || *dataDir != "" {
 			return errors.New("--id, --raft-bind and --data-dir need --peers")

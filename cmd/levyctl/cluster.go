@@ -22,11 +22,13 @@ type clusterFlags struct {
 	url     string
 	timeout time.Duration
 	auth    cli.NATSAuth
+	node    string // --coordinator: ask this coordinator rather than whoever leads
 }
 
 func (c *clusterFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "nats", envOr("LEVY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL of the cluster (env LEVY_NATS_URL)")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "how long to wait for the leader's answer")
+	fs.StringVar(&c.node, "coordinator", "", "ask this coordinator (its --id) rather than the leader; a follower answers with the leader's id")
 	c.auth.AddFlags(fs)
 }
 
@@ -56,7 +58,15 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 // ask sends one API request to the leader and tells apart the three ways
 // it can fail: nobody leads (no responders), the leader is silent
 // (timeout), or the leader refuses (with its reason).
-func ask(c clusterFlags, subject string, req wire.Message) (*wire.Reply, error) {
+func ask(c clusterFlags, verb string, req wire.Message) (*wire.Reply, error) {
+	subject := map[string]string{"submit": wire.SubmitSubject, "status": wire.StatusSubject,
+		"cancel": wire.CancelSubject, "resume": wire.ResumeSubject}[verb]
+	if c.node != "" {
+		if !wire.ValidID(c.node) {
+			return nil, fmt.Errorf("--coordinator %q: not a coordinator id", c.node)
+		}
+		subject = wire.NodeSubject(c.node, verb)
+	}
 	nc, err := cli.Connect(c.url, "levyctl", c.auth, zap.NewNop())
 	if err != nil {
 		return nil, err
@@ -68,6 +78,8 @@ func ask(c clusterFlags, subject string, req wire.Message) (*wire.Reply, error) 
 	}
 	msg, err := nc.Request(subject, b, c.timeout)
 	switch {
+	case errors.Is(err, nats.ErrNoResponders) && c.node != "":
+		return nil, fmt.Errorf("coordinator %s does not answer at %s (no responders on %s): is it running?", c.node, cli.Redact(c.url), subject)
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, fmt.Errorf("no coordinator leads the cluster at %s right now (no responders on %s): are the coordinators running, or is an election under way?", cli.Redact(c.url), subject)
 	case errors.Is(err, nats.ErrTimeout):
@@ -78,6 +90,9 @@ func ask(c clusterFlags, subject string, req wire.Message) (*wire.Reply, error) 
 	var r wire.Reply
 	if err := wire.Decode(msg.Data, &r); err != nil {
 		return nil, err
+	}
+	if !r.OK && r.Leader != "" {
+		return &r, fmt.Errorf("refused by coordinator %s: %s; ask the leader (--coordinator %s) or leave out --coordinator", c.node, r.Error, r.Leader)
 	}
 	if !r.OK {
 		return &r, fmt.Errorf("refused by the coordinator: %s", r.Error)
@@ -100,7 +115,7 @@ func runSubmit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := ask(c, wire.SubmitSubject, &wire.Submit{Spec: string(spec)})
+	r, err := ask(c, "submit", &wire.Submit{Spec: string(spec)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
@@ -123,7 +138,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if len(pos) == 1 {
 		q.Job = pos[0]
 	}
-	r, err := ask(c, wire.StatusSubject, q)
+	r, err := ask(c, "status", q)
 	if err != nil {
 		return err
 	}
@@ -133,6 +148,7 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tSTEP\tLOSS\tSTEPS/S\tETA\tWORKERS\tGEN\tRESTARTS\tCHECKPOINT")
+	// WORKERS: ring size [min-max] members (+ workers waiting to join).
 	for _, j := range r.Jobs {
 		eta := "-"
 		if j.ETASeconds > 0 {
@@ -142,8 +158,12 @@ func runStatus(ctx context.Context, args []string) error {
 		if j.Checkpoint != "" {
 			ckpt = fmt.Sprintf("step %d", j.CheckpointStep)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.4f\t%.1f\t%s\t%d %s\t%d\t%d\t%s\n", j.ID, j.Phase, j.Step, j.Total, j.Loss,
-			j.StepsPerSec, eta, j.Workers, strings.Join(j.Members, ","), j.Generation, j.Restarts, ckpt)
+		workers := fmt.Sprintf("%d [%d-%d] %s", j.Workers, j.MinWorkers, j.MaxWorkers, strings.Join(j.Members, ","))
+		if len(j.Pending) > 0 {
+			workers += " +" + strings.Join(j.Pending, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.4f\t%.1f\t%s\t%s\t%d\t%d\t%s\n", j.ID, j.Phase, j.Step, j.Total, j.Loss,
+			j.StepsPerSec, eta, workers, j.Generation, j.Restarts, ckpt)
 	}
 	tw.Flush()
 	for _, j := range r.Jobs {
@@ -165,7 +185,7 @@ func runCancel(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return errors.New("usage: levyctl cancel JOB [--nats URL]")
 	}
-	if _, err := ask(c, wire.CancelSubject, &wire.Query{Job: pos[0]}); err != nil {
+	if _, err := ask(c, "cancel", &wire.Query{Job: pos[0]}); err != nil {
 		return err
 	}
 	fmt.Printf("%s: stopping (the workers checkpoint first)\n", pos[0])
@@ -184,7 +204,7 @@ func runResume(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return errors.New("usage: levyctl resume JOB [--from CHECKPOINT] [--nats URL]")
 	}
-	if _, err := ask(c, wire.ResumeSubject, &wire.Resume{Job: pos[0], From: *from}); err != nil {
+	if _, err := ask(c, "resume", &wire.Resume{Job: pos[0], From: *from}); err != nil {
 		return err
 	}
 	fmt.Printf("%s: queued to resume\n", pos[0])

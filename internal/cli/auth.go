@@ -88,5 +88,8 @@ func explain(u string, err error) error {
 	if errors.Is(err, nats.ErrAuthorization) || strings.Contains(msg, "authorization violation") || strings.Contains(msg, "authentication") {
 		return fmt.Errorf("--nats %s: the server refused this client's credentials (%w): pass --nats-user/--nats-password (or LEVY_NATS_USER/LEVY_NATS_PASSWORD) or --nats-nkey", Redact(u), err)
 	}
+	if strings.Contains(msg, "x509") || strings.Contains(msg, "tls") || strings.Contains(msg, "certificate") || strings.Contains(msg, "secure connection") {
+		return fmt.Errorf("--nats %s: the TLS handshake failed (%w): pass the server's CA with --nats-ca (LEVY_NATS_CA), and a client certificate with --nats-cert/--nats-key (LEVY_NATS_CERT/LEVY_NATS_KEY) if the server asks for one", Redact(u), err)
+	}
 	return fmt.Errorf("--nats %s: %w", Redact(u), err)
 }

@@ -203,6 +203,19 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 	}
 
 	leader, s2 := waitStep(200, kill1)
+	// A follower asked to act answers with the leader's identity; the
+	// leader answers itself.
+	follower := (leader + 1) % 3
+	out, err := exec.CommandContext(ctx, filepath.Join(bin, "levyctl"), "status", "--coordinator", fmt.Sprintf("c%d", follower+1),
+		"--nats", url).CombinedOutput()
+	if want := fmt.Sprintf("the leader is c%d", leader+1); err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("levyctl status --coordinator c%d (a follower): %v, want an error naming the leader (%q):\n%s", follower+1, err, want, out)
+	}
+	out, err = exec.CommandContext(ctx, filepath.Join(bin, "levyctl"), "status", "--coordinator", fmt.Sprintf("c%d", leader+1),
+		"--nats", url).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "running") {
+		t.Errorf("levyctl status --coordinator c%d (the leader): %v\n%s", leader+1, err, out)
+	}
 	kill2 := time.Now()
 	coords[leader].Process.Signal(syscall.SIGKILL)
 	t.Logf("SIGKILL raft leader c%d at step ≈ %d", leader+1, s2)

@@ -36,8 +36,17 @@ type JobStatus struct {
 	Checkpoint     string   `json:"checkpoint,omitempty"`
 	CheckpointStep int      `json:"checkpoint_step"`
 	Restarts       int      `json:"restarts"`
+	Grows          int      `json:"grows,omitempty"`   // rings re-formed to take in joining workers
+	Pending        []string `json:"pending,omitempty"` // workers waiting for the next generation
+	MinWorkers     int      `json:"min_workers,omitempty"`
+	MaxWorkers     int      `json:"max_workers,omitempty"`
 	Error          string   `json:"error,omitempty"`
 }
+
+// NodeSubject is the API subject of one coordinator (verb: submit,
+// status, cancel or resume): the leader serves it like the shared
+// subject, a follower refuses with the leader's identity (Reply.Leader).
+func NodeSubject(id, verb string) string { return "levy.api.node." + id + "." + verb }
 
 // Reply answers every API request.
 type Reply struct {

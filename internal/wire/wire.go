@@ -84,6 +84,10 @@ const (
 	CmdStop       = "stop"       // save a checkpoint and stop
 	CmdStart      = "start"      // every rank listens: start training (Generation says which ring)
 	CmdAbort      = "abort"      // leave ring Generation at once (a member died); elastic workers rejoin
+	// CmdRegroup: at the next step boundary, save a checkpoint and leave
+	// ring Generation; every member joins again for the next generation,
+	// which takes in the workers waiting to join a running job.
+	CmdRegroup = "regroup"
 )
 
 // HeartbeatSubject carries every worker's Heartbeat.
@@ -146,6 +150,9 @@ type Done struct {
 	// aborted), after which a new ring can go on; other errors (bad data,
 	// non-finite gradients) would only repeat.
 	Retry bool `json:"retry,omitempty"`
+	// Regroup: the rank left the ring on CmdRegroup, after the checkpoint
+	// of Step (no error).
+	Regroup bool `json:"regroup,omitempty"`
 }
 
 // Samples reports what a sampler made of a checkpoint.
@@ -307,9 +314,9 @@ func (m *Command) check() error {
 		return err
 	}
 	switch m.Kind {
-	case CmdCheckpoint, CmdStop, CmdStart, CmdAbort:
+	case CmdCheckpoint, CmdStop, CmdStart, CmdAbort, CmdRegroup:
 	default:
-		return bad("command %q: want %q, %q, %q or %q", m.Kind, CmdCheckpoint, CmdStop, CmdStart, CmdAbort)
+		return bad("command %q: want %q, %q, %q, %q or %q", m.Kind, CmdCheckpoint, CmdStop, CmdStart, CmdAbort, CmdRegroup)
 	}
 	return nil
 }
