@@ -63,6 +63,115 @@ type Spec struct {
 	Keep        int     `json:"keep" yaml:"keep"` // checkpoints kept (the newest)
 	Seed        uint64  `json:"seed" yaml:"seed"`
 	Sample      Sample  `json:"sample" yaml:"sample"`
+	// MinWorkers, MaxWorkers bound the ring (0: unset). A job starts with
+	// the coordinator's --workers clamped to [min, max]; after a worker
+	// is lost it goes on with the survivors while at least min remain,
+	// and workers that join a running job grow it up to max (default:
+	// the starting size).
+	MinWorkers int `json:"min_workers,omitempty" yaml:"min_workers"`
+	MaxWorkers int `json:"max_workers,omitempty" yaml:"max_workers"`
+
+	// Image jobs (dataset fashion-mnist, mnist, cifar10, cifar10-lt or
+	// celeba) read DataDir and train the U-Net; data_n 0 uses every
+	// training image.
+	DataDir string `json:"data_dir,omitempty" yaml:"data_dir"`
+	UNet    *UNet  `json:"unet,omitempty" yaml:"unet"`
+	// ClampA, ClampEps: spec §3.7's truncations of the noise, in training
+	// and sampling (0: none).
+	ClampA   float64 `json:"clamp_a,omitempty" yaml:"clamp_a"`
+	ClampEps float64 `json:"clamp_eps,omitempty" yaml:"clamp_eps"`
+	// ClipNorm clips the global gradient norm (0: none); the learning
+	// rate is multiplied by LRDecay every LRDecayEvery steps (0: constant).
+	ClipNorm     float64 `json:"clip_norm,omitempty" yaml:"clip_norm"`
+	LRDecay      float64 `json:"lr_decay,omitempty" yaml:"lr_decay"`
+	LRDecayEvery int     `json:"lr_decay_every,omitempty" yaml:"lr_decay_every"`
+}
+
+// UNet sizes the image network (unet.Config without the image shape,
+// which the dataset sets).
+type UNet struct {
+	ModelChannels int     `json:"model_channels" yaml:"model_channels"`
+	ChannelMult   []int   `json:"channel_mult" yaml:"channel_mult"`
+	NumResBlocks  int     `json:"num_res_blocks" yaml:"num_res_blocks"`
+	AttentionDS   []int   `json:"attention_ds" yaml:"attention_ds"`
+	NumHeads      int     `json:"num_heads" yaml:"num_heads"`
+	Dropout       float64 `json:"dropout" yaml:"dropout"`
+	NormGroups    int     `json:"norm_groups" yaml:"norm_groups"`
+}
+
+// The image datasets.
+const (
+	FashionMNIST = "fashion-mnist"
+	MNIST        = "mnist"
+	CIFAR10      = "cifar10"
+	CIFAR10LT    = "cifar10-lt"
+	CelebA       = "celeba"
+)
+
+// DefaultFashionMNISTDir is where Debian's dataset-fashion-mnist puts
+// the IDX files.
+const DefaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
+
+// IsImage reports whether the job trains on images.
+func (s Spec) IsImage() bool { return IsImageDataset(s.Dataset) }
+
+// IsImageDataset reports whether name is an image dataset.
+func IsImageDataset(name string) bool {
+	switch name {
+	case FashionMNIST, MNIST, CIFAR10, CIFAR10LT, CelebA:
+		return true
+	}
+	return false
+}
+
+// ImageShape is the (channels, size) of the dataset's preprocessed
+// images (size × size).
+func ImageShape(dataset string) (c, size int) {
+	switch dataset {
+	case FashionMNIST, MNIST:
+		return 1, 32
+	case CIFAR10, CIFAR10LT:
+		return 3, 32
+	case CelebA:
+		return 3, 64
+	}
+	return 0, 0
+}
+
+// Dim is the dimension of one example: 2 for the 2-D sets, C·H·W for
+// images.
+func (s Spec) Dim() int {
+	if c, n := ImageShape(s.Dataset); c > 0 {
+		return c * n * n
+	}
+	return 2
+}
+
+// DefaultImage is the default job for an image dataset: spec §8.1's
+// settings for MNIST-like data (α 1.7, T 1000, AdamW 5e−4 with StepLR
+// ×0.99 every 400 steps, EMA 0.99, clamp_a 20 / clamp_eps 200) or
+// CIFAR-10-like data (T 4000, lr 2e−4, ×0.99 every 1000, EMA 0.9999,
+// clip 5, clamps 10 / 50), with the network and the batch cut to what a
+// CPU trains (unet: 32 channels, (1,2,2), one block per level, attention
+// at 8² and in the middle; batch 32).
+func DefaultImage(dataset string) Spec {
+	s := Default()
+	s.Name, s.Dataset, s.DataN = dataset, dataset, 0
+	s.T, s.GlobalBatch, s.LR, s.WeightDecay, s.EMA = 1000, 32, 5e-4, 0, 0.99
+	s.Steps, s.CkptEvery, s.Keep = 4000, 500, 3
+	s.ClampA, s.ClampEps, s.LRDecay, s.LRDecayEvery = 20, 200, 0.99, 400
+	s.UNet = &UNet{ModelChannels: 32, ChannelMult: []int{1, 2, 2}, NumResBlocks: 1, AttentionDS: []int{4}, NumHeads: 4, NormGroups: 32}
+	s.Sample = Sample{Sampler: samplers.DLPM, Steps: 100, N: 256, Clip: 1, UseEMA: true}
+	switch dataset {
+	case FashionMNIST:
+		s.DataDir = DefaultFashionMNISTDir
+	case CIFAR10, CIFAR10LT, CelebA:
+		s.T, s.LR, s.LRDecayEvery, s.EMA, s.ClipNorm, s.ClampA, s.ClampEps = 4000, 2e-4, 1000, 0.9999, 5, 10, 50
+		if dataset == CIFAR10LT {
+			s.ClampA, s.ClampEps = 20, 200
+		}
+	}
+	return s
 }
 
 // Default is the one-command job: DLPM, α = 1.7, the 9-Gaussian grid.
@@ -87,8 +196,9 @@ func Default() Spec {
 func Parse(b []byte) (Spec, error) {
 	// First pass: which method, so that the sampler default can follow it.
 	var probe struct {
-		Method string `yaml:"method"`
-		Sample struct {
+		Method  string `yaml:"method"`
+		Dataset string `yaml:"dataset"`
+		Sample  struct {
 			Sampler string `yaml:"sampler"`
 		} `yaml:"sample"`
 	}
@@ -99,6 +209,9 @@ func Parse(b []byte) (Spec, error) {
 		return Spec{}, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err, b))
 	}
 	s := Default()
+	if IsImageDataset(probe.Dataset) {
+		s = DefaultImage(probe.Dataset)
+	}
 	if probe.Method != "" && probe.Method != s.Method && probe.Sample.Sampler == "" {
 		s.Sample.Sampler = DefaultSampler(probe.Method)
 	}
@@ -193,10 +306,18 @@ func (s Spec) Validate() error {
 		return bad("method", fmt.Sprintf("%q", s.Method), "want dlpm, lim or ddpm")
 	case !(s.Alpha > 0 && s.Alpha <= 2):
 		return bad("alpha", s.Alpha, "want a tail index in (0, 2]")
-	case s.Dataset != data2d.NameGrid9 && s.Dataset != data2d.NameSAS2D:
-		return bad("dataset", fmt.Sprintf("%q", s.Dataset), "want grid9 or sas2d (the image datasets come with the U-Net)")
-	case s.DataN <= 0 || s.DataN > 1<<26:
+	case s.Dataset != data2d.NameGrid9 && s.Dataset != data2d.NameSAS2D && !s.IsImage():
+		return bad("dataset", fmt.Sprintf("%q", s.Dataset), "want grid9, sas2d, fashion-mnist, mnist, cifar10, cifar10-lt or celeba")
+	case !s.IsImage() && (s.DataN <= 0 || s.DataN > 1<<26):
 		return bad("data_n", s.DataN, "want 1 … 67108864 points")
+	case s.IsImage() && (s.DataN < 0 || s.DataN > 1<<26):
+		return bad("data_n", s.DataN, "want 0 (every image) … 67108864 images")
+	case s.IsImage() && s.DataDir == "":
+		return bad("data_dir", `""`, "an image dataset needs the directory of its files")
+	case !s.IsImage() && (s.DataDir != "" || s.UNet != nil):
+		return bad("dataset", fmt.Sprintf("%q", s.Dataset), "data_dir and unet are for image datasets")
+	case s.IsImage() && s.UNet == nil:
+		return bad("unet", "null", "an image job needs the U-Net's size")
 	case s.Model.Hidden <= 0 || s.Model.Hidden > 4096:
 		return bad("model.hidden", s.Model.Hidden, "want 1 … 4096")
 	case s.Model.Blocks <= 0 || s.Model.Blocks > 64:
@@ -207,7 +328,7 @@ func (s Spec) Validate() error {
 		return bad("T", s.T, "want 2 … 100000 schedule steps")
 	case s.GlobalBatch <= 0 || s.GlobalBatch > 1<<20:
 		return bad("global_batch", s.GlobalBatch, "want 1 … 1048576")
-	case s.GlobalBatch > s.DataN:
+	case s.GlobalBatch > s.DataN && !(s.IsImage() && s.DataN == 0):
 		return bad("global_batch", s.GlobalBatch, fmt.Sprintf("want ≤ data_n = %d (an epoch holds at least one batch)", s.DataN))
 	case !(s.LR > 0) || !finite(s.LR) || s.LR > 10:
 		return bad("lr", s.LR, "want a learning rate in (0, 10]")
@@ -221,6 +342,29 @@ func (s Spec) Validate() error {
 		return bad("checkpoint_every", s.CkptEvery, "want > 0 steps")
 	case s.Keep <= 0 || s.Keep > 10000:
 		return bad("keep", s.Keep, "want 1 … 10000 checkpoints")
+	case !(s.ClampA >= 0) || math.IsInf(s.ClampA, 0):
+		return bad("clamp_a", s.ClampA, "want ≥ 0 (0: no clamp)")
+	case !(s.ClampEps >= 0) || math.IsInf(s.ClampEps, 0):
+		return bad("clamp_eps", s.ClampEps, "want ≥ 0 (0: no clamp)")
+	case !(s.ClipNorm >= 0) || math.IsInf(s.ClipNorm, 0):
+		return bad("clip_norm", s.ClipNorm, "want ≥ 0 (0: no clipping)")
+	case !(s.LRDecay >= 0 && s.LRDecay <= 1):
+		return bad("lr_decay", s.LRDecay, "want [0, 1] (0 or 1: constant)")
+	case s.LRDecay > 0 && s.LRDecay < 1 && s.LRDecayEvery < 1:
+		return bad("lr_decay_every", s.LRDecayEvery, "want ≥ 1 step")
+	case s.MinWorkers < 0 || s.MinWorkers > maxWorld:
+		return bad("min_workers", s.MinWorkers, fmt.Sprintf("want 0 (unset) … %d", maxWorld))
+	case s.MaxWorkers < 0 || s.MaxWorkers > maxWorld:
+		return bad("max_workers", s.MaxWorkers, fmt.Sprintf("want 0 (unset) … %d", maxWorld))
+	case s.MaxWorkers > 0 && s.MinWorkers > s.MaxWorkers:
+		return bad("min_workers", s.MinWorkers, fmt.Sprintf("want ≤ max_workers = %d", s.MaxWorkers))
+	case s.MinWorkers > 0 && s.GlobalBatch < s.MinWorkers:
+		return bad("min_workers", s.MinWorkers, fmt.Sprintf("want ≤ global_batch = %d (each worker takes at least one point)", s.GlobalBatch))
+	}
+	if s.IsImage() {
+		if err := s.UNet.validate(s.Dataset); err != nil {
+			return err
+		}
 	}
 	ok := false
 	for _, c := range compatible(s.Method) {
@@ -254,10 +398,78 @@ func (s Spec) CheckWorkers(n int) error {
 	return nil
 }
 
+// maxWorld bounds min_workers and max_workers (wire.MaxWorld, which this
+// package does not import).
+const maxWorld = 4096
+
+// Workers returns the ring size the job starts with when the coordinator
+// asks for def workers (def clamped to [min_workers, max_workers]), and
+// the bounds the ring may shrink to after a loss and grow to when
+// workers join (lo ≥ 1, hi ≥ target).
+func (s Spec) Workers(def int) (target, lo, hi int) {
+	target = def
+	if s.MaxWorkers > 0 && target > s.MaxWorkers {
+		target = s.MaxWorkers
+	}
+	if target < s.MinWorkers {
+		target = s.MinWorkers
+	}
+	lo, hi = max(1, s.MinWorkers), target
+	if s.MaxWorkers > hi {
+		hi = s.MaxWorkers
+	}
+	return target, lo, hi
+}
+
+// validate checks the U-Net's size against the dataset's image size (the
+// rules of unet.Config.Validate, which this package does not import).
+func (u *UNet) validate(dataset string) error {
+	_, size := ImageShape(dataset)
+	levels := len(u.ChannelMult)
+	switch {
+	case u.ModelChannels < 1 || u.ModelChannels > 1024:
+		return bad("unet.model_channels", u.ModelChannels, "want 1 … 1024")
+	case levels == 0 || levels > 8 || size%(1<<(levels-1)) != 0:
+		return bad("unet.channel_mult", u.ChannelMult, fmt.Sprintf("want 1 … 8 levels, and %d-pixel images must halve at each", size))
+	case u.NumResBlocks < 1 || u.NumResBlocks > 8:
+		return bad("unet.num_res_blocks", u.NumResBlocks, "want 1 … 8")
+	case u.NumHeads < 1:
+		return bad("unet.num_heads", u.NumHeads, "want ≥ 1")
+	case !(u.Dropout >= 0 && u.Dropout < 1):
+		return bad("unet.dropout", u.Dropout, "want [0, 1)")
+	case u.NormGroups < 1:
+		return bad("unet.norm_groups", u.NormGroups, "want ≥ 1")
+	}
+	if g := min(u.NormGroups, u.ModelChannels); u.ModelChannels%g != 0 {
+		return bad("unet.norm_groups", u.NormGroups, fmt.Sprintf("%d channels do not split into %d groups", u.ModelChannels, g))
+	}
+	for _, m := range u.ChannelMult {
+		ch := m * u.ModelChannels
+		switch {
+		case m < 1 || m > 64:
+			return bad("unet.channel_mult", u.ChannelMult, "want multipliers 1 … 64")
+		case ch%min(u.NormGroups, ch) != 0:
+			return bad("unet.norm_groups", u.NormGroups, fmt.Sprintf("%d channels do not split into %d groups", ch, min(u.NormGroups, ch)))
+		case ch%u.NumHeads != 0:
+			return bad("unet.num_heads", u.NumHeads, fmt.Sprintf("%d channels do not split into %d heads", ch, u.NumHeads))
+		}
+	}
+	for _, ds := range u.AttentionDS {
+		if ds < 1 || ds > 1<<(levels-1) || ds&(ds-1) != 0 {
+			return bad("unet.attention_ds", u.AttentionDS, fmt.Sprintf("want powers of two in 1 … %d", 1<<(levels-1)))
+		}
+	}
+	return nil
+}
+
 // StepsPerEpoch is the number of full global batches in an epoch; the
 // remainder of the shuffled data is dropped, so that no point is used
 // twice in an epoch.
-func (s Spec) StepsPerEpoch() int { return s.DataN / s.GlobalBatch }
+func (s Spec) StepsPerEpoch() int { return s.StepsPerEpochOf(s.DataN) }
+
+// StepsPerEpochOf is StepsPerEpoch for a dataset of n examples (image
+// jobs with data_n 0 learn n from their files).
+func (s Spec) StepsPerEpochOf(n int) int { return max(1, n/s.GlobalBatch) }
 
 // Data is the dataset configuration.
 func (s Spec) Data() (data2d.Config, error) {
@@ -272,7 +484,7 @@ func (s Spec) Data() (data2d.Config, error) {
 // Sampler is the sampler configuration for the job's models.
 func (s Spec) Sampler() samplers.Config {
 	return samplers.Config{Method: s.Sample.Sampler, Alpha: s.Alpha, Steps: s.Sample.Steps,
-		Eta: s.Sample.Eta, Clip: s.Sample.Clip}
+		Eta: s.Sample.Eta, Clip: s.Sample.Clip, ClampA: s.ClampA, ClampEps: s.ClampEps}
 }
 
 // JSON is the canonical JSON form (stored in checkpoint manifests).

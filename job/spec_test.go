@@ -170,3 +170,35 @@ func TestDocumentedJobsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerBounds: min_workers / max_workers clamp the coordinator's
+// --workers, bound shrinking and growing, and bad bounds are refused by
+// name.
+func TestWorkerBounds(t *testing.T) {
+	s, err := Parse([]byte("min_workers: 2\nmax_workers: 6\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ def, target, lo, hi int }{{4, 4, 2, 6}, {8, 6, 2, 6}, {1, 2, 2, 6}} {
+		if tg, lo, hi := s.Workers(c.def); tg != c.target || lo != c.lo || hi != c.hi {
+			t.Errorf("--workers %d: got %d [%d, %d], want %d [%d, %d]", c.def, tg, lo, hi, c.target, c.lo, c.hi)
+		}
+	}
+	if tg, lo, hi := Default().Workers(3); tg != 3 || lo != 1 || hi != 3 {
+		t.Errorf("no bounds, --workers 3: got %d [%d, %d], want 3 [1, 3]", tg, lo, hi)
+	}
+	for src, field := range map[string]string{
+		"min_workers: 5\nmax_workers: 4\n": `"min_workers" = 5`,
+		"max_workers: -1\n":                `"max_workers" = -1`,
+		"min_workers: 9999\n":              `"min_workers" = 9999`,
+	} {
+		if _, err := Parse([]byte(src)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%q: %v, want an error naming %s", src, err, field)
+		}
+	}
+	// Unset bounds leave the canonical JSON (and so old checkpoints'
+	// specs) unchanged.
+	if strings.Contains(string(Default().JSON()), "workers") {
+		t.Errorf("the default spec's JSON mentions workers: %s", Default().JSON())
+	}
+}

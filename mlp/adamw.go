@@ -70,3 +70,7 @@ type OptimState struct {
 	Step int64
 	M, V [][]float32
 }
+
+// Update is the step-th update (counted from 1) of w from g with the
+// moments m and v, for other networks' trainers.
+func (o AdamW) Update(step int64, w, g, m, v []float32) { o.step(step, w, g, m, v) }

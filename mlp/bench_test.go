@@ -1,6 +1,8 @@
 package mlp
 
 import (
+	"github.com/levy-ml/levy/internal/kern"
+
 	"math/rand/v2"
 	"testing"
 )
@@ -67,8 +69,8 @@ func BenchmarkDenoise15000(b *testing.B) {
 // BenchmarkTrainStages re-measures the optimisations of bench/README.md
 // one on top of the other (the row-parallel custom ops are always on).
 func BenchmarkTrainStages(b *testing.B) {
-	defer func(a, s, k bool) { useAsm, useAsmSiLU, keepSigma = a, s, k }(useAsm, useAsmSiLU, keepSigma)
-	avail := useAsm
+	defer func(a, s, k bool) { kern.UseAsm, kern.UseAsmSiLU, keepSigma = a, s, k }(kern.UseAsm, kern.UseAsmSiLU, keepSigma)
+	avail := kern.UseAsm
 	for _, st := range []struct {
 		name            string
 		asm, silu, keep bool
@@ -83,7 +85,7 @@ func BenchmarkTrainStages(b *testing.B) {
 			continue
 		}
 		b.Run(st.name, func(b *testing.B) {
-			useAsm, useAsmSiLU, keepSigma = st.asm, st.silu, st.keep
+			kern.UseAsm, kern.UseAsmSiLU, keepSigma = st.asm, st.silu, st.keep
 			BenchmarkTrainStep1024(b)
 		})
 	}

@@ -1,6 +1,8 @@
 package mlp
 
 import (
+	"github.com/levy-ml/levy/internal/kern"
+
 	"math"
 	"testing"
 )
@@ -10,9 +12,9 @@ import (
 // (gonum's sgemm, scalar exp, σ recomputed), which machines without
 // AVX2/FMA use. Losses and outputs must agree to float32 rounding.
 func TestPureGoPathMatchesAssembly(t *testing.T) {
-	defer func(a, s, k bool) { useAsm, useAsmSiLU, keepSigma = a, s, k }(useAsm, useAsmSiLU, keepSigma)
+	defer func(a, s, k bool) { kern.UseAsm, kern.UseAsmSiLU, keepSigma = a, s, k }(kern.UseAsm, kern.UseAsmSiLU, keepSigma)
 	run := func(asm bool) (losses []float64, out []float32) {
-		useAsm, useAsmSiLU, keepSigma = asm && hasAVX2FMA(), asm && hasAVX2FMA(), asm
+		kern.UseAsm, kern.UseAsmSiLU, keepSigma = asm && kern.HasAVX2FMA(), asm && kern.HasAVX2FMA(), asm
 		m, tr := newTrainer(t, 11)
 		x, tau, tg := batch(256, 3)
 		for range 20 {
@@ -43,7 +45,7 @@ func TestPureGoPathMatchesAssembly(t *testing.T) {
 		}
 	}
 	t.Logf("max |Δ Denoise| = %.3g, final loss %.7g vs %.7g", maxd, la[len(la)-1], lg[len(lg)-1])
-	if !hasAVX2FMA() {
+	if !kern.HasAVX2FMA() {
 		t.Log("no AVX2/FMA here: both runs took the pure-Go path")
 	}
 }

@@ -3,65 +3,36 @@ package mlp
 import (
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"github.com/levy-ml/levy/internal/kern"
 )
 
 // float is the element type of the kernels: float32 for training and
 // sampling, float64 for the gradient checks.
-type float interface{ float32 | float64 }
+type float = kern.Float
 
 // lnEps is LayerNorm's ε (PyTorch's default).
 const lnEps = 1e-5
 
-var blasImpl gonum.Implementation
+// The kernels below are internal/kern's, under the names this package
+// has always used.
 
-func trans(t bool) blas.Transpose {
-	if t {
-		return blas.Trans
-	}
-	return blas.NoTrans
-}
-
-// gemmSerial computes c = op(a)·op(b) + beta·c on one core; op(a) is
-// m×k, op(b) is k×n, all row-major.
 func gemmSerial[F float](tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
-	switch a := any(a).(type) {
-	case []float32:
-		if useAsm && !tB {
-			c := any(c).([]float32)
-			for i := range m {
-				row := c[i*ldc : i*ldc+n]
-				if beta == 0 {
-					clear(row)
-				} else {
-					for j := range row {
-						row[j] *= float32(beta)
-					}
-				}
-			}
-			sgemmAcc(tA, m, n, k, a, lda, any(b).([]float32), ldb, c, ldc)
-			return
-		}
-		blasImpl.Sgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float32), ldb,
-			float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		blasImpl.Dgemm(trans(tA), trans(tB), m, n, k, 1, a, lda, any(b).([]float64), ldb,
-			float64(beta), any(c).([]float64), ldc)
-	}
+	kern.GemmSerial(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
 
-// gemm is gemmSerial with the rows of c shared among the cores. Chunks
-// are small enough for gonum to stay on its serial path.
 func gemm[F float](tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
-	parallel(m, 64, func(lo, hi int) {
-		off := lo * lda
-		if tA {
-			off = lo
-		}
-		gemmSerial(tA, tB, hi-lo, n, k, a[off:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-	})
+	kern.Gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
+
+func parallel(n, grain int, f func(lo, hi int)) { kern.Parallel(n, grain, f) }
+
+func rowGrain(w int) int { return kern.RowGrain(w) }
+
+func sigmoidRow[F float](s, u []F) { kern.SigmoidRow(s, u) }
+
+func siluRow[F float](y, u, s []F) { kern.SiLURow(y, u, s) }
+
+func exp32(x float32) float32 { return kern.Exp32(x) }
 
 // linearFwd computes z = x·wᵀ + b for x [n,in], w [out,in], b [out].
 func linearFwd[F float](z, x, w, b []F, n, in, out int) {
@@ -77,7 +48,7 @@ type weights[F float] struct {
 }
 
 func prepW[F float](w []F, in, out int) weights[F] {
-	if _, ok := any(w).([]float32); !ok || !useAsm {
+	if _, ok := any(w).([]float32); !ok || !kern.UseAsm {
 		return weights[F]{w, true, in}
 	}
 	wt := make([]F, in*out)
@@ -119,37 +90,6 @@ func colSum[F float](db, dz []F, n, out int) {
 		for j, v := range row {
 			db[j] += v
 		}
-	}
-}
-
-// sigmoidRow sets s = σ(u). float32 uses exp32, float64 math.Exp.
-func sigmoidRow[F float](s, u []F) {
-	switch s := any(s).(type) {
-	case []float32:
-		u := any(u).([]float32)
-		u = u[:len(s)]
-		for j, v := range u {
-			s[j] = 1 / (1 + exp32(-v))
-		}
-	case []float64:
-		u := any(u).([]float64)
-		u = u[:len(s)]
-		for j, v := range u {
-			s[j] = 1 / (1 + math.Exp(-v))
-		}
-	}
-}
-
-// siluRow sets y = u·σ(u) and s = σ(u); y may be u.
-func siluRow[F float](y, u, s []F) {
-	if y32, ok := any(y).([]float32); ok {
-		if done := siluFast(y32, any(s).([]float32), any(u).([]float32)); done > 0 {
-			y, u, s = y[done:], u[done:], s[done:]
-		}
-	}
-	sigmoidRow(s[:len(y)], u)
-	for j := range y {
-		y[j] = u[j] * s[j]
 	}
 }
 
@@ -329,22 +269,4 @@ func addActBwd[F float](d, a, b, dy, sig []F, h int) {
 			}
 		}
 	})
-}
-
-// exp32 is e^x in float32 to about 2 ulp: Cody–Waite reduction x = k·ln2
-// + r, |r| ≤ ln2/2, a degree-6 Taylor polynomial for e^r, and 2^k put
-// in the exponent bits. x is clamped to [−87, 88], which is all a
-// sigmoid needs (σ is then 0 or 1 to float32 precision).
-func exp32(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-		magic = 12582912 // 1.5·2²³: adding and subtracting it rounds to an integer
-	)
-	x = min(max(x, -87), 88)
-	fk := (x*log2e + magic) - magic
-	r := x - fk*ln2hi - fk*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(int32(fk)+127)<<23)
 }

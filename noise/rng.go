@@ -42,6 +42,8 @@ const (
 	TagShuf   uint64 = 4 // data order
 	TagSample uint64 = 5 // sampler noise
 	TagEval   uint64 = 6 // metrics (k-means, subsampling)
+	TagDrop   uint64 = 7 // dropout masks (seed, step, rank)
+	TagAug    uint64 = 8 // data augmentation (seed, step, position)
 )
 
 // openUniform returns a uniform draw on the open interval (0, 1): the 53

@@ -49,6 +49,9 @@ func NewEngine(gpu int, spec job.Spec, seed uint64) (Engine, error) {
 	if gpu != -1 {
 		return nil, fmt.Errorf("worker: --gpu %d: want a device number ≥ 0, or −1 for the CPU", gpu)
 	}
+	if spec.IsImage() {
+		return newUNetEngine(spec, seed)
+	}
 	return newCPUEngine(spec, seed)
 }
 
@@ -151,5 +154,5 @@ func Optimizer(s job.Spec) mlp.AdamW {
 
 // NoiseConfig is the job's training-noise configuration.
 func NoiseConfig(s job.Spec) losses.Config {
-	return losses.Config{Method: s.Method, Alpha: s.Alpha, T: s.T}
+	return losses.Config{Method: s.Method, Alpha: s.Alpha, T: s.T, ClampA: s.ClampA, ClampEps: s.ClampEps}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/safetensors"
 )
 
 // faultyEngine injects faults into one rank's engine: onCall runs before
@@ -35,6 +37,10 @@ func (e *faultyEngine) Gradients(x, tau, target []float32) (float64, error) {
 	}
 	return e.Engine.Gradients(x, tau, target)
 }
+
+// spawnWorker starts one more worker in the running runCluster (tests
+// run one at a time).
+var spawnWorker func(id string)
 
 // rankConn maps a rank to its worker's NATS connection (to cut one).
 var rankConn sync.Map
@@ -57,7 +63,8 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 	conn := func() *nats.Conn {
 		nc, err := nats.Connect(ns.ClientURL())
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err) // not Fatal: spawnWorker runs off the test goroutine
+			return nil
 		}
 		t.Cleanup(nc.Close)
 		return nc
@@ -83,9 +90,12 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 		}
 		wg.Wait()
 	}()
-	for i := range n {
+	startWorker := func(id string) {
 		wc := DefaultConfig()
-		wc.ID, wc.NATS, wc.Once, wc.RingTimeout = fmt.Sprintf("w%d", i), conn(), true, ringTimeout
+		wc.ID, wc.NATS, wc.Once, wc.RingTimeout = id, conn(), true, ringTimeout
+		if wc.NATS == nil {
+			return
+		}
 		wc.JoinRetry, wc.HeartbeatEvery = 100*time.Millisecond, 200*time.Millisecond
 		nc := wc.NATS
 		wc.wrapEngine = func(rank int, e Engine) Engine {
@@ -97,11 +107,17 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 		}
 		w, err := New(wc)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); w.Run(wctx) }()
 	}
+	for i := range n {
+		startWorker(fmt.Sprintf("w%d", i))
+	}
+	spawnWorker = startWorker
+	defer func() { spawnWorker = nil }()
 	ctx, stop := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer stop()
 	start := time.Now()
@@ -272,4 +288,121 @@ func TestElasticRingSurvivesAKilledWorker(t *testing.T) {
 		t.Errorf("took %v: the 30 s ring deadline, not the heartbeat, noticed the death", took)
 	}
 	t.Logf("finished in %v: %s", took.Round(time.Millisecond), j.Failures[0])
+}
+
+// TestWorkersJoinARunningJob: a job starts on 2 workers with max_workers
+// 4; two more join at step 23. The ring checkpoints at the next step
+// boundary, and generation 2 takes in the newcomers, who load the current
+// weights from that checkpoint. No step is trained twice, and the job
+// ends with the weights of an undisturbed 2-worker run.
+func TestWorkersJoinARunningJob(t *testing.T) {
+	spec := faultJob()
+	spec.Name, spec.Steps, spec.MaxWorkers, spec.Keep = "grow", 60, 4, 10
+	var (
+		once  sync.Once
+		steps atomic.Int64 // Gradients calls of rank 0, over every generation
+	)
+	res, err, took := runCluster(t, spec, 2, 10*time.Second, 0, func(n int64) error {
+		steps.Add(1)
+		if n == 23 {
+			once.Do(func() {
+				spawnWorker("late0")
+				spawnWorker("late1")
+			})
+		}
+		return nil
+	}, nil, func(c *coordinator.Config) { c.RejoinWindow = 5 * time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := res.Job
+	if j.Phase != coordinator.PhaseDone || j.Grows != 1 || j.Restarts != 0 || j.Generation != 2 || len(j.Members) != 4 {
+		t.Fatalf("job %s, grows %d, restarts %d, generation %d, members %v", j.Phase, j.Grows, j.Restarts, j.Generation, j.Members)
+	}
+	if got := steps.Load(); got != int64(spec.Steps) {
+		t.Errorf("rank 0 computed %d steps over both generations, want %d: a step was trained twice or skipped", got, spec.Steps)
+	}
+	rc, err := checkpoint.Load(j.Resume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Manifest.Step < 23 || rc.Manifest.Extra["world"] != "2" {
+		t.Errorf("generation 2 started from %s (step %d, world %s), want the 2-worker ring's checkpoint taken after the join at step 23",
+			j.Resume, rc.Manifest.Step, rc.Manifest.Extra["world"])
+	}
+	c, err := checkpoint.Load(j.Latest)
+	if err != nil || c.Manifest.Step != int64(spec.Steps) || c.Manifest.Extra["world"] != "4" {
+		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
+	}
+	t.Logf("finished in %v; generation 2 (4 workers) started from step %d", took.Round(time.Millisecond), rc.Manifest.Step)
+
+	ref, err, _ := runCluster(t, spec, 2, 10*time.Second, -1, func(int64) error { return nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refc, err := checkpoint.Load(ref.Job.Latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := worstRelDiff(c.Tensors(ModelFile), refc.Tensors(ModelFile)); w > 1e-5 {
+		t.Errorf("grown run vs undisturbed run: worst per-tensor relative difference %.3g, want ≤ 1e-5", w)
+	} else {
+		t.Logf("grown run vs undisturbed 2-worker run: worst per-tensor relative difference %.3g", w)
+	}
+}
+
+// worstRelDiff is the largest ‖a−b‖/‖b‖ over the tensors of want.
+func worstRelDiff(got, want map[string]safetensors.Tensor) float64 {
+	var worst float64
+	for name, w := range want {
+		var d2, n2 float64
+		for i, v := range w.Data {
+			d := float64(v) - float64(got[name].Data[i])
+			d2 += d * d
+			n2 += float64(v) * float64(v)
+		}
+		worst = max(worst, math.Sqrt(d2/n2))
+	}
+	return worst
+}
+
+// TestMinWorkersWaitsForAReplacement: a job with min_workers 3 loses one
+// of its 3 workers; the 2 survivors are too few, so the ring waits until
+// a replacement joins, then goes on with 3 from the newest checkpoint.
+func TestMinWorkersWaitsForAReplacement(t *testing.T) {
+	spec := faultJob()
+	spec.Name, spec.MinWorkers = "min3", 3
+	var once sync.Once
+	release := make(chan struct{})
+	const spareAfter = 3 * time.Second
+	var killed time.Time
+	res, err, _ := runCluster(t, spec, 3, 30*time.Second, 1, func(n int64) error {
+		if n == 25 {
+			once.Do(func() {
+				c, _ := rankConn.Load(1)
+				c.(*nats.Conn).Close() // as if killed
+				killed = time.Now()
+				go func() { time.Sleep(spareAfter); spawnWorker("spare") }()
+			})
+			<-release
+		}
+		return nil
+	}, func() { close(release) }, func(c *coordinator.Config) {
+		c.DeadAfter, c.RejoinWindow = time.Second, time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := res.Job
+	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || len(j.Members) != 3 || !slices.Contains(j.Members, "spare") {
+		t.Fatalf("job %s, restarts %d, members %v", j.Phase, j.Restarts, j.Members)
+	}
+	c, err := checkpoint.Load(j.Latest)
+	if err != nil || c.Manifest.Extra["world"] != "3" {
+		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
+	}
+	if j.Generation != 2 || j.Step != spec.Steps {
+		t.Errorf("generation %d at step %d: the 2 survivors must not have run a ring of their own", j.Generation, j.Step)
+	}
+	t.Logf("the 3-worker ring lost a worker; it resumed with the spare after waiting; finished %v after the loss", time.Since(killed).Round(time.Millisecond))
 }

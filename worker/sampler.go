@@ -163,6 +163,14 @@ func LoadModel(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*mlp.Model, e
 	if err != nil {
 		return nil, err
 	}
+	if err := loadWeights(c, name, tensors(m.Params())); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// loadWeights copies the tensors of file name of c into ps (by name).
+func loadWeights(c *checkpoint.Checkpoint, name string, ps []Tensor) error {
 	for _, f := range c.Files {
 		if f.Name != name {
 			continue
@@ -171,16 +179,16 @@ func LoadModel(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*mlp.Model, e
 		for _, t := range f.Tensors {
 			by[t.Name] = t
 		}
-		for _, p := range m.Params() {
+		for _, p := range ps {
 			t, ok := by[p.Name]
 			if !ok || len(t.Data) != len(p.Data) {
-				return nil, fmt.Errorf("worker: %s: tensor %q missing or of the wrong size", filepath.Join(c.Dir, name), p.Name)
+				return fmt.Errorf("worker: %s: tensor %q missing or of the wrong size", filepath.Join(c.Dir, name), p.Name)
 			}
 			copy(p.Data, t.Data)
 		}
-		return m, nil
+		return nil
 	}
-	return nil, fmt.Errorf("worker: %s: no %s", c.Dir, name)
+	return fmt.Errorf("worker: %s: no %s", c.Dir, name)
 }
 
 // SampleCheckpoint samples one checkpoint directory with its job's
@@ -194,6 +202,9 @@ func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]
 	spec, err := job.FromJSON(c.Manifest.Job)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %s: %w", dir, err)
+	}
+	if spec.IsImage() {
+		return s.sampleImages(ctx, c, spec)
 	}
 	m, err := LoadModel(c, spec, spec.Sample.UseEMA)
 	if err != nil {

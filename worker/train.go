@@ -48,6 +48,7 @@ const (
 	ctlCheckpoint
 	ctlStop
 	ctlNonFinite
+	ctlRegroup
 	nCtl
 )
 
@@ -57,7 +58,7 @@ type session struct {
 	a      wire.Assign
 	spec   job.Spec
 	log    *zap.Logger
-	data   []float32
+	src    source
 	nz     *losses.Noiser
 	eng    Engine
 	params []Tensor
@@ -67,8 +68,8 @@ type session struct {
 	buf    []float32 // gradients, then the control words
 	ring   *allreduce.Ring
 
-	ckptReq, stopReq atomic.Bool
-	skipped          int // steps skipped in all
+	ckptReq, stopReq, regroupReq atomic.Bool
+	skipped                      int // steps skipped in all
 }
 
 // DataSeed, InitSeed: the seeds of the dataset and of the initial weights.
@@ -94,7 +95,10 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	step := 0
 	defer func() {
 		msg := &wire.Done{Job: a.Job, Generation: a.Generation, Rank: a.Rank, Step: step}
-		if err != nil {
+		switch {
+		case errors.Is(err, errRegroup):
+			msg.Regroup = true
+		case err != nil:
 			msg.Error = err.Error()
 			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted)
 		}
@@ -110,6 +114,7 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 		return err
 	}
 	defer s.eng.Close()
+	defer s.src.Close()
 	if a.Resume != "" {
 		if step, err = s.restore(a.Resume); err != nil {
 			return err
@@ -150,6 +155,10 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 			s.ckptReq.Store(true)
 		case wire.CmdStop:
 			s.stopReq.Store(true)
+		case wire.CmdRegroup:
+			if c.Generation == a.Generation {
+				s.regroupReq.Store(true)
+			}
 		}
 	})
 	if err != nil {
@@ -180,9 +189,13 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 // errAborted: the coordinator aborted the ring (a member died).
 var errAborted = errors.New("worker: ring aborted by the coordinator")
 
+// errRegroup: the ring checkpointed and ended so that the next generation
+// can take in new workers; not a failure.
+var errRegroup = errors.New("worker: the ring regroups to take in new workers")
+
 func (s *session) setup() error {
 	var err error
-	if s.data, err = Dataset(s.spec); err != nil {
+	if s.src, err = openSource(s.spec); err != nil {
 		return err
 	}
 	if s.nz, err = losses.NewNoiser(NoiseConfig(s.spec)); err != nil {
@@ -278,10 +291,16 @@ func tensorsOver(like []Tensor, flat []float32) []Tensor {
 
 func (s *session) loop(ctx context.Context, stepp *int) error {
 	spec, a := s.spec, s.a
-	const d = 2
+	d := s.src.Dim()
 	B := spec.GlobalBatch
 	b := B / a.World
-	perEpoch := spec.StepsPerEpoch()
+	dataN := s.src.Len()
+	perEpoch := spec.StepsPerEpochOf(dataN)
+	stepper, _ := s.eng.(interface{ BeginStep(step, rank int) })
+	var aug *rand.Rand
+	if spec.IsImage() {
+		aug = rand.New(rand.NewPCG(0, 0))
+	}
 	end := spec.Steps
 	if a.StopAt > 0 && a.StopAt < end {
 		end = a.StopAt
@@ -296,12 +315,12 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 	permEpoch := -1
 
 	var (
-		lastReport            = time.Now()
-		lossSum, arSum        float64
-		sinceN, sinceStep     = 0, *stepp
-		consecutive           int
-		isRank0               = a.Rank == 0
-		ctlC, ctlS, nonFinite float32
+		lastReport                  = time.Now()
+		lossSum, arSum              float64
+		sinceN, sinceStep           = 0, *stepp
+		consecutive                 int
+		isRank0                     = a.Rank == 0
+		ctlC, ctlS, ctlR, nonFinite float32
 	)
 	for *stepp < end {
 		step := *stepp
@@ -311,12 +330,20 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		stepStart := time.Now()
 		epoch, pos := step/perEpoch, step%perEpoch
 		if epoch != permEpoch {
-			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(spec.DataN)
+			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(dataN)
 			permEpoch = epoch
 		}
 		first := pos*B + a.Rank*b
+		if stepper != nil {
+			stepper.BeginStep(step, a.Rank)
+		}
 		for i, idx := range perm[first : first+b] {
-			x0[d*i], x0[d*i+1] = s.data[d*idx], s.data[d*idx+1]
+			if aug != nil {
+				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(a.Rank*b+i))
+			}
+			if err := s.src.Example(idx, x0[d*i:d*i+d], aug); err != nil {
+				return fmt.Errorf("worker: step %d: %w", step, err)
+			}
 			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(a.Rank*b+i))
 			s.nz.Prepare(rng, x0[d*i:d*i+d], d, xt[d*i:d*i+d], tau[i:i+1], tgt[d*i:d*i+d])
 		}
@@ -337,7 +364,10 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		}
 		ctl := s.buf[s.nParam:]
 		ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
-		ctl[ctlCheckpoint], ctl[ctlStop] = 0, 0
+		ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlRegroup] = 0, 0, 0
+		if s.regroupReq.Load() {
+			ctl[ctlRegroup] = 1
+		}
 		if s.ckptReq.Swap(false) {
 			ctl[ctlCheckpoint] = 1
 		}
@@ -355,7 +385,7 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			n := float64(a.World)
 			m.BusBandwidth.Set(2 * (n - 1) / n * float64(4*len(s.buf)) / arSec)
 		}
-		ctlC, ctlS, nonFinite = ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlNonFinite]
+		ctlC, ctlS, ctlR, nonFinite = ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlRegroup], ctl[ctlNonFinite]
 		if nonFinite > 0 {
 			for _, g := range s.grads {
 				clear(g.Data)
@@ -392,13 +422,16 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			}
 			m.StepSeconds.Observe(time.Since(stepStart).Seconds())
 		}
+		// Every rank sees the same words after the all-reduce, so all
+		// leave at the same step.
 		stop := ctlS > 0
-		if isRank0 && (done%spec.CkptEvery == 0 || done == end || ctlC > 0 || stop) {
+		regroup := ctlR > 0 && !stop && done < end
+		if isRank0 && (done%spec.CkptEvery == 0 || done == end || ctlC > 0 || stop || regroup) {
 			if err := s.save(done, done == spec.Steps); err != nil {
 				return err
 			}
 		}
-		if isRank0 && (time.Since(lastReport) >= time.Second || done == end || stop) {
+		if isRank0 && (time.Since(lastReport) >= time.Second || done == end || stop || regroup) {
 			now := time.Now()
 			n := done - sinceStep
 			p := &wire.Progress{Job: a.Job, Step: done, Total: spec.Steps, Skipped: s.skipped,
@@ -419,6 +452,10 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			s.log.Info("stopped on request", zap.Int("step", done))
 			return nil
 		}
+		if regroup {
+			s.log.Info("leaving the ring to regroup", zap.Int("step", done))
+			return errRegroup
+		}
 	}
 	return nil
 }
@@ -438,14 +475,18 @@ func (s *session) updateEMA() {
 // save writes a checkpoint after done steps (rank 0 only) and announces it.
 func (s *session) save(done int, last bool) error {
 	ostep, ots := s.eng.OptimState()
-	meta := map[string]string{"format": "levy-mlp", "method": s.spec.Method,
+	format := "levy-mlp"
+	if s.spec.IsImage() {
+		format = "levy-unet"
+	}
+	meta := map[string]string{"format": format, "method": s.spec.Method,
 		"alpha": strconv.FormatFloat(s.spec.Alpha, 'g', -1, 64)}
 	files := []checkpoint.File{
 		{Name: ModelFile, Tensors: s.params, Meta: meta},
 		{Name: EMAFile, Tensors: tensorsOver(s.params, s.ema), Meta: meta},
 		{Name: OptimFile, Tensors: ots, Meta: optimMeta(ostep)},
 	}
-	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpoch()),
+	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpochOf(s.src.Len())),
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
 	t0 := time.Now()

@@ -126,12 +126,19 @@ func (w *Worker) Run(ctx context.Context) error {
 			return err
 		}
 		a, err := w.awaitAssign(ctx, sub)
+		if errors.Is(err, errNoAssign) {
+			continue // join again: the job may have ended while this worker waited
+		}
 		if err != nil {
 			return err
 		}
 		w.log.Info("assigned", zap.String("job", a.Job), zap.Int("rank", a.Rank), zap.Int("world", a.World),
 			zap.Uint64("generation", a.Generation), zap.String("resume", a.Resume))
 		jerr := w.runJob(ctx, a)
+		if errors.Is(jerr, errRegroup) && ctx.Err() == nil {
+			w.log.Info("joining again for the job's next ring (it grows)", zap.String("job", a.Job))
+			continue
+		}
 		if jerr != nil {
 			w.log.Error("job failed", zap.String("job", a.Job), zap.Error(jerr))
 			if a.Elastic && ctx.Err() == nil {
@@ -206,9 +213,23 @@ func (w *Worker) join(ctx context.Context) error {
 	}
 }
 
+// assignWait is how long a worker that a coordinator accepted waits for
+// its assignment before it joins again (which is idempotent): a worker
+// waiting for a running ring's next generation must not be stranded if
+// the job ends first.
+const assignWait = 15 * time.Second
+
+// errNoAssign: no assignment came within assignWait.
+var errNoAssign = errors.New("worker: no assignment yet")
+
 func (w *Worker) awaitAssign(ctx context.Context, sub *nats.Subscription) (wire.Assign, error) {
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
+		actx, cancel := context.WithTimeout(ctx, assignWait)
+		m, err := sub.NextMsgWithContext(actx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return wire.Assign{}, errNoAssign
+		}
 		if err != nil {
 			return wire.Assign{}, err
 		}

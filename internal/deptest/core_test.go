@@ -20,7 +20,7 @@ var distributed = map[string]string{
 }
 
 func TestCoreImports(t *testing.T) {
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "mlp", "data2d", "metrics"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "mlp", "data2d", "metrics", "unet", "imagedata", "internal/kern"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, distributed) })
 	}
 }

@@ -1,4 +1,4 @@
-package mlp
+package kern
 
 import (
 	"math"
@@ -12,14 +12,14 @@ func kernNN(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int
 //go:noescape
 func kernTN(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
-// hasAVX2FMA reports whether the CPU and OS support AVX2 and FMA.
-func hasAVX2FMA() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+// HasAVX2FMA reports whether the CPU and OS support AVX2 and FMA.
+func HasAVX2FMA() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
-// useAsm selects the AVX2 GEMM and useAsmSiLU the AVX2 SiLU; benchmarks
+// UseAsm selects the AVX2 GEMM and UseAsmSiLU the AVX2 SiLU; benchmarks
 // switch them off to measure what they buy.
-var useAsm = hasAVX2FMA()
+var UseAsm = HasAVX2FMA()
 
-var useAsmSiLU = useAsm
+var UseAsmSiLU = UseAsm
 
 // sgemmAcc computes c += op(a)·b with b [k,n] and c [m,n] row-major;
 // op(a) is a [m,k] (tA false) or aᵀ with a [k,m] (tA true). Full 4×16
@@ -33,7 +33,7 @@ func sgemmAcc(tA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, 
 		need = (k-1)*lda + m
 	}
 	if len(a) < need || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
-		panic("mlp: sgemmAcc: slice too short")
+		panic("kern: sgemmAcc: slice too short")
 	}
 	m4, n16 := m&^3, n&^15
 	for i := 0; i < m4; i += 4 {
@@ -91,7 +91,7 @@ var siluConsts = func() *[14 * 8]float32 {
 // returns how many it did.
 func siluFast(y, s, u []float32) int {
 	n := len(y) &^ 7
-	if !useAsmSiLU || n == 0 {
+	if !UseAsmSiLU || n == 0 {
 		return 0
 	}
 	_, _ = s[n-1], u[n-1]

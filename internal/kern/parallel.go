@@ -1,4 +1,4 @@
-package mlp
+package kern
 
 import (
 	"runtime"
@@ -6,12 +6,12 @@ import (
 	"sync/atomic"
 )
 
-// parallel calls f on consecutive chunks [lo, hi) of [0, n) of grain
+// Parallel calls f on consecutive chunks [lo, hi) of [0, n) of grain
 // items each (the last may be shorter), spread over GOMAXPROCS
 // goroutines, and returns when all are done. The chunks do not depend
 // on the number of cores, so a kernel whose chunks write disjoint output
 // gives the same bits on any machine.
-func parallel(n, grain int, f func(lo, hi int)) {
+func Parallel(n, grain int, f func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
@@ -43,6 +43,6 @@ func parallel(n, grain int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// rowGrain is the chunk size for row-parallel kernels over rows of
+// RowGrain is the chunk size for row-parallel kernels over rows of
 // width w: about 16 K values, so that a chunk stays in L1/L2.
-func rowGrain(w int) int { return max(16, (1<<14)/max(1, w)) }
+func RowGrain(w int) int { return max(16, (1<<14)/max(1, w)) }
