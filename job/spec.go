@@ -43,6 +43,10 @@ type Sample struct {
 	Eta     float64 `json:"eta" yaml:"eta"`         // DLIM / DDIM stochasticity
 	Clip    float64 `json:"clip" yaml:"clip"`       // output clamp (the reference clamps 2-D points to [−6, 6])
 	UseEMA  bool    `json:"use_ema" yaml:"use_ema"` // sample the EMA weights instead of the raw ones
+	// Features is the feature network that scores image samples (FD,
+	// k-NN precision/recall against the test split): a safetensors file
+	// written by levyctl classifier. Empty: no image scores.
+	Features string `json:"features,omitempty" yaml:"features"`
 }
 
 // Spec is a training job.

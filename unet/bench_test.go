@@ -11,8 +11,18 @@ import (
 // BenchmarkTrainStep: one training step (forward, backward, AdamW) of
 // DefaultConfig on a batch of 16 32×32 images; reports steps/s and
 // images/s.
-func BenchmarkTrainStep(b *testing.B) {
-	m, err := New(DefaultConfig(), 1)
+func BenchmarkTrainStep(b *testing.B) { benchTrain(b, DefaultConfig()) }
+
+// BenchmarkTrainStepNarrow is BenchmarkTrainStep with 16 base channels
+// (the width of examples/fashion-mnist.yaml).
+func BenchmarkTrainStepNarrow(b *testing.B) {
+	c := DefaultConfig()
+	c.ModelChannels, c.NormGroups = 16, 16
+	benchTrain(b, c)
+}
+
+func benchTrain(b *testing.B, cfg Config) {
+	m, err := New(cfg, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

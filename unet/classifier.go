@@ -229,6 +229,9 @@ func (t *ClassifierTrainer) Step(x []float32, labels []int) (float64, error) {
 	return loss, nil
 }
 
+// SetLR changes the learning rate of the following steps.
+func (t *ClassifierTrainer) SetLR(lr float64) { t.opt.LR = lr }
+
 // Close releases the graphs.
 func (t *ClassifierTrainer) Close() {
 	for n, g := range t.graphs {

@@ -150,8 +150,3 @@ func writeProgress(runDir string, step int64, grid image.Image) error {
 	return imagedata.SavePNG(filepath.Join(runDir, ProgressFile), imagedata.Strip(grids, labels))
 }
 
-// ImageQuality scores generated images against the real ones; it is
-// filled in by the feature-based metrics (see quality.go).
-var ImageQuality = func(spec job.Spec, gen []float32, n int) (map[string]float64, error) {
-	return nil, fmt.Errorf("worker: no feature network for %s", spec.Dataset)
-}
