@@ -156,9 +156,11 @@ func TestDefaultsMatchTheCore(t *testing.T) {
 // the YAML one spells out exactly the defaults.
 func TestDocumentedJobsParse(t *testing.T) {
 	files, _ := filepath.Glob("../docs/jobs/*")
-	if len(files) < 2 {
-		t.Fatalf("docs/jobs holds %d files", len(files))
+	ex, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) < 2 || len(ex) < 3 {
+		t.Fatalf("docs/jobs holds %d files, examples %d", len(files), len(ex))
 	}
+	files = append(files, ex...)
 	for _, f := range files {
 		s, err := ReadFile(f)
 		if err != nil {
@@ -167,6 +169,12 @@ func TestDocumentedJobsParse(t *testing.T) {
 		}
 		if filepath.Base(f) == "dlpm-grid9.yaml" && string(s.JSON()) != string(Default().JSON()) {
 			t.Errorf("%s differs from Default():\n%s\n%s", f, s.JSON(), Default().JSON())
+		}
+		// The Fashion-MNIST examples compare methods on one budget.
+		if strings.HasPrefix(filepath.Base(f), "fashion-mnist") {
+			if s.Steps != 1500 || s.GlobalBatch != 32 || s.UNet.ModelChannels != 16 || s.Sample.N != 256 || s.Sample.Features == "" {
+				t.Errorf("%s: %d steps of %d, %d channels, %d samples, features %q", f, s.Steps, s.GlobalBatch, s.UNet.ModelChannels, s.Sample.N, s.Sample.Features)
+			}
 		}
 	}
 }

@@ -32,17 +32,26 @@ func TestImageJobsOnFixtures(t *testing.T) {
 		dataset string
 		write   func(dir string) error
 		size    int
+		method  string
 	}{
-		{job.CIFAR10, func(d string) error { return imagedata.WriteCIFAR10Fixture(d, 8, 1) }, 32},
-		{job.CelebA, func(d string) error { return imagedata.WriteCelebAFixture(d, 16, 1) }, 64},
-		{job.FashionMNIST, func(d string) error { return imagedata.WriteIDXFixture(d, "train", 24, true, 1) }, 32},
+		{job.CIFAR10, func(d string) error { return imagedata.WriteCIFAR10Fixture(d, 8, 1) }, 32, job.DLPM},
+		{job.CelebA, func(d string) error { return imagedata.WriteCelebAFixture(d, 16, 1) }, 64, job.DLPM},
+		{job.FashionMNIST, func(d string) error { return imagedata.WriteIDXFixture(d, "train", 24, true, 1) }, 32, job.DLPM},
+		{job.FashionMNIST, func(d string) error { return imagedata.WriteIDXFixture(d, "train", 24, false, 1) }, 32, job.LIM},
+		{job.FashionMNIST, func(d string) error { return imagedata.WriteIDXFixture(d, "train", 24, false, 1) }, 32, job.DDPM},
 	} {
-		t.Run(tc.dataset, func(t *testing.T) {
+		t.Run(tc.dataset+"-"+tc.method, func(t *testing.T) {
 			data := t.TempDir()
 			if err := tc.write(data); err != nil {
 				t.Fatal(err)
 			}
 			spec := tinyImageJob(tc.dataset, data, 3)
+			if tc.method != "" && tc.method != spec.Method {
+				spec.Method, spec.Sample.Sampler = tc.method, job.DefaultSampler(tc.method)
+				if tc.method == job.DDPM {
+					spec.Alpha = 2
+				}
+			}
 			res := runLocal(t, spec, 2, t.TempDir(), "", 0, true)
 			c, files := finalFiles(t, res.RunDir)
 			if c.Manifest.Step != 3 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"image/color"
 	"os"
@@ -26,7 +27,10 @@ func runSample(ctx context.Context, args []string) error {
 	n := fs.Int("n", 15000, "points to generate")
 	seed := fs.Uint64("seed", 0, "random seed")
 	eta := fs.Float64("eta", 0, "DLIM/DDIM stochasticity in [0, 1]")
-	grid := fs.String("grid", "linear", "LIM time grid: linear or quadratic")
+	grid := fs.String("grid", "", "image models: the picture's layout, COLSxROWS (default 8x8; --n defaults to COLS·ROWS); "+
+		"linear or quadratic is read as --time-grid, as before")
+	timeGrid := fs.String("time-grid", "linear", "LIM time grid: linear or quadratic")
+	features := fs.String("features", "", "image models: feature network for FD and precision/recall (default: the job's sample.features)")
 	betaMax := fs.Float64("beta-max", 0, "cap β(t) in LIM's α = 2 step (20 as in the LIM authors' code; 0: no cap, as the DLPM repository)")
 	out := fs.String("out", "", "directory for samples.csv, samples.png and metrics.json (required)")
 	if err := parse(fs, args); err != nil {
@@ -37,6 +41,29 @@ func runSample(ctx context.Context, args []string) error {
 	}
 	if *out == "" {
 		return fmt.Errorf("--out is required")
+	}
+	if *grid == "linear" || *grid == "quadratic" {
+		*timeGrid, *grid = *grid, ""
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c, ok, err := openCheckpoint(*model); err != nil {
+		return fmt.Errorf("--model %s: %w", *model, err)
+	} else if ok {
+		o := imageSampleOptions{grid: *grid, out: *out, features: *features, seed: *seed, eta: *eta}
+		if set["sampler"] {
+			o.sampler = *sampler
+		}
+		if set["steps"] {
+			o.steps = *steps
+		}
+		if set["n"] {
+			o.n = *n
+		}
+		return sampleCheckpoint(ctx, c, o)
+	}
+	if *grid != "" {
+		return flagError("grid", *grid, "a picture grid needs an image model (a checkpoint or run directory of an image job)")
 	}
 	if *sampler != "" && !slices.Contains(samplers.Names, *sampler) {
 		return flagError("sampler", *sampler, fmt.Sprintf("unknown sampler (want one of %v)", samplers.Names))
@@ -60,7 +87,7 @@ func runSample(ctx context.Context, args []string) error {
 	if *betaMax < 0 {
 		return flagError("beta-max", *betaMax, "must be ≥ 0")
 	}
-	sc := toy.SampleConfig{Sampler: *sampler, Steps: *steps, N: *n, Seed: *seed, Eta: *eta, Grid: *grid, Clip: toy.DefaultClip, BetaMax: *betaMax}
+	sc := toy.SampleConfig{Sampler: *sampler, Steps: *steps, N: *n, Seed: *seed, Eta: *eta, Grid: *timeGrid, Clip: toy.DefaultClip, BetaMax: *betaMax}
 	t0 := time.Now()
 	gen, err := toy.Sample(t, sc)
 	if err != nil {
