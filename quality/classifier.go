@@ -203,3 +203,9 @@ func Accuracy(c *unet.Classifier, ds imagedata.Dataset) (float64, error) {
 	}
 	return float64(right) / float64(ds.Len()), nil
 }
+
+// formatAcc is how an accuracy is written into a classifier's metadata.
+func formatAcc(a float64) string { return fmt.Sprintf("%.4f", a) }
+
+// AccuracyMeta formats an accuracy for a classifier's metadata.
+func AccuracyMeta(a float64) string { return formatAcc(a) }

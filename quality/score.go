@@ -6,6 +6,7 @@ import (
 
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/metrics"
+	"github.com/levy-ml/levy/safetensors"
 	"github.com/levy-ml/levy/unet"
 )
 
@@ -82,4 +83,27 @@ func (s *Scorer) Score(gen []float32, n int) (map[string]float64, error) {
 		return nil, err
 	}
 	return Compare(s.real, g, s.net.Dim())
+}
+
+// LoadFeatureNet loads a feature network for images of c channels and
+// side size: a levy classifier (SaveClassifier) or Inception-v3 weights
+// with torchvision's names (then FD is the standard FID).
+func LoadFeatureNet(path string, c, size int) (unet.FeatureNet, error) {
+	_, md, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("quality: feature network %s: %w", path, err)
+	}
+	if md["format"] == ClassifierFormat {
+		cl, _, err := LoadClassifier(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg := cl.Config()
+		if cfg.InChannels != c || cfg.ImageSize != size {
+			return nil, fmt.Errorf("quality: feature network %s takes %d×%d×%d images, not %d×%d×%d",
+				path, cfg.InChannels, cfg.ImageSize, cfg.ImageSize, c, size, size)
+		}
+		return unet.NewEval(cl), nil
+	}
+	return LoadInception(path)
 }

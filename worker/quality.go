@@ -2,12 +2,10 @@ package worker
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/quality"
-	"github.com/levy-ml/levy/unet"
 )
 
 // scorers caches one quality.Scorer per (feature network, dataset, number
@@ -24,7 +22,8 @@ var errNoFeatures = errors.New("worker: the job sets no sample.features network"
 
 // ImageQuality scores n generated images against the first n images of
 // the job's test split (its only split for CelebA) with the feature
-// network of sample.features: FD and k-NN precision/recall.
+// network of sample.features (a levy classifier, or Inception-v3 weights
+// for the standard FID): FD and k-NN precision/recall.
 func ImageQuality(spec job.Spec, gen []float32, n int) (map[string]float64, error) {
 	if spec.Sample.Features == "" {
 		return nil, errNoFeatures
@@ -33,15 +32,10 @@ func ImageQuality(spec job.Spec, gen []float32, n int) (map[string]float64, erro
 	if sc, ok := scorers.Load(key); ok {
 		return sc.(*quality.Scorer).Score(gen, n)
 	}
-	c, _, err := quality.LoadClassifier(spec.Sample.Features)
+	ch, size := job.ImageShape(spec.Dataset)
+	net, err := quality.LoadFeatureNet(spec.Sample.Features, ch, size)
 	if err != nil {
 		return nil, err
-	}
-	cfg := c.Config()
-	ch, size := job.ImageShape(spec.Dataset)
-	if cfg.InChannels != ch || cfg.ImageSize != size {
-		return nil, fmt.Errorf("worker: feature network %s takes %d×%d×%d images, %s has %d×%d×%d",
-			spec.Sample.Features, cfg.InChannels, cfg.ImageSize, cfg.ImageSize, spec.Dataset, ch, size, size)
 	}
 	ds, err := OpenImages(spec, false)
 	if err != nil {
@@ -52,7 +46,6 @@ func ImageQuality(spec job.Spec, gen []float32, n int) (map[string]float64, erro
 	if err != nil {
 		return nil, err
 	}
-	var net unet.FeatureNet = unet.NewEval(c)
 	sc, err := quality.NewScorer(net, real, min(n, ds.Len()))
 	if err != nil {
 		return nil, err

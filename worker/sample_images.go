@@ -149,4 +149,3 @@ func writeProgress(runDir string, step int64, grid image.Image) error {
 	}
 	return imagedata.SavePNG(filepath.Join(runDir, ProgressFile), imagedata.Strip(grids, labels))
 }
-

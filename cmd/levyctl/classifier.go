@@ -68,7 +68,7 @@ func runClassifier(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{"dataset": "fashion-mnist", "test_accuracy": fmt.Sprintf("%.4f", acc),
+	meta := map[string]string{"dataset": "fashion-mnist", "test_accuracy": quality.AccuracyMeta(acc),
 		"epochs": fmt.Sprint(o.Epochs), "batch": fmt.Sprint(o.Batch), "lr": fmt.Sprint(o.Optim.LR), "seed": fmt.Sprint(o.Seed),
 		"train_seconds": fmt.Sprintf("%.0f", time.Since(t0).Seconds())}
 	if err := quality.SaveClassifier(*out, c, meta); err != nil {
