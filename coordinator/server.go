@@ -700,7 +700,7 @@ func (s *Server) publish(subject string, m wire.Message) error {
 
 func formatMetrics(m map[string]float64) string {
 	out := ""
-	for _, k := range []string{"prd_f1", "prd_f8", "prd_f1_8", "msle", "sample_seconds"} {
+	for _, k := range []string{"prd_f1", "prd_f8", "prd_f1_8", "msle", "fd", "precision", "recall", "sample_seconds"} {
 		if v, ok := m[k]; ok {
 			out += fmt.Sprintf("%s %.4g  ", k, v)
 		}
