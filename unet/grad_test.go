@@ -115,3 +115,38 @@ func TestSmallFnGradients(t *testing.T) {
 	checkFn(t, newAttn[float64](2, 4, 3, 3, 2), []tensor.Shape{{2, 12, 3, 3}}, 8)
 	checkFn(t, newAttn[float64](1, 6, 2, 2, 1), []tensor.Shape{{1, 18, 2, 2}}, 9)
 }
+
+// TestClassifierFnGradients: the classifier's global average pool, and
+// its cross-entropy for one-hot labels (the gradient p − y holds only
+// when each label row sums to 1, so the labels are fixed here).
+func TestClassifierFnGradients(t *testing.T) {
+	checkFn(t, &poolFn[float64]{B: 2, C: 3, P: 5}, []tensor.Shape{{2, 3, 5}}, 10)
+
+	const n, k, h = 3, 4, 1e-6
+	rng := rand.New(rand.NewPCG(11, 7))
+	logits := make([]float64, n*k)
+	for i := range logits {
+		logits[i] = 2 * rng.NormFloat64()
+	}
+	y := make([]float64, n*k)
+	for i := range n {
+		y[i*k+rng.IntN(k)] = 1
+	}
+	f := &xentFn[float64]{n: n, k: k}
+	out := make([]float64, 1)
+	loss := func() float64 { f.fwd(out, [][]float64{logits, y}); return out[0] }
+	d := [][]float64{make([]float64, n*k), nil}
+	f.bwd(d, []float64{1}, out, [][]float64{logits, y})
+	for j := range logits {
+		v := logits[j]
+		logits[j] = v + h
+		lp := loss()
+		logits[j] = v - h
+		lm := loss()
+		logits[j] = v
+		num := (lp - lm) / (2 * h)
+		if math.Abs(d[0][j]-num) > 1e-6*(1+math.Abs(num)) {
+			t.Fatalf("d logits[%d] = %.9g, finite differences %.9g", j, d[0][j], num)
+		}
+	}
+}
