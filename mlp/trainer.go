@@ -161,23 +161,31 @@ func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return loss, AccumulateGrads(loss, sg.grads, t.grads)
+}
+
+// AccumulateGrads adds the float32 gradients held by nodes to grads
+// (same order and sizes), unless the loss or any gradient is NaN or
+// infinite: then it returns ErrNonFinite, naming the tensor, and leaves
+// grads untouched.
+func AccumulateGrads(loss float64, nodes G.Nodes, grads []Param) error {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("%w: loss = %v", ErrNonFinite, loss)
+		return fmt.Errorf("%w: loss = %v", ErrNonFinite, loss)
 	}
-	for i, gn := range sg.grads {
+	for i, gn := range nodes {
 		for _, v := range gn.Value().Data().([]float32) {
 			if v-v != 0 {
-				return loss, fmt.Errorf("%w: gradient of %s", ErrNonFinite, t.grads[i].Name)
+				return fmt.Errorf("%w: gradient of %s", ErrNonFinite, grads[i].Name)
 			}
 		}
 	}
-	for i, gn := range sg.grads {
-		dst := t.grads[i].Data
+	for i, gn := range nodes {
+		dst := grads[i].Data
 		for j, v := range gn.Value().Data().([]float32) {
 			dst[j] += v
 		}
 	}
-	return loss, nil
+	return nil
 }
 
 // Grads returns the accumulated gradients, in Params order and with its

@@ -3,18 +3,16 @@ package unet
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/levy-ml/levy/mlp"
 )
 
 // Param is a named weight tensor; Data aliases the model's flat weights.
-type Param struct {
-	Name  string
-	Shape []int
-	Data  []float32
-}
+// It is mlp's type, so that code handling both networks' weights is one.
+type Param = mlp.Param
 
 type initKind int
 
@@ -56,30 +54,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		return nil, b.err
 	}
 	m.specs = b.specs
-	n := 0
-	for _, s := range m.specs {
-		n += size(s.shape)
-	}
-	m.flat = make([]float32, n)
-	rng := rand.New(rand.NewPCG(seed, 0x756e6574))
-	off := 0
-	for _, s := range m.specs {
-		k := size(s.shape)
-		d := m.flat[off : off+k : off+k]
-		switch s.init {
-		case initUniform:
-			bound := 1 / math.Sqrt(float64(s.fanIn))
-			for i := range d {
-				d[i] = float32((2*rng.Float64() - 1) * bound)
-			}
-		case initOne:
-			for i := range d {
-				d[i] = 1
-			}
-		}
-		m.params = append(m.params, Param{Name: s.name, Shape: append([]int(nil), s.shape...), Data: d})
-		off += k
-	}
+	initParams(m, seed)
 	return m, nil
 }
 

@@ -230,23 +230,7 @@ func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 		return 0, err
 	}
 	loss := float64(gr.loss.Value().Data().(float32))
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("%w: loss = %v", ErrNonFinite, loss)
-	}
-	for i, gn := range gr.grads {
-		for _, v := range gn.Value().Data().([]float32) {
-			if v-v != 0 {
-				return loss, fmt.Errorf("%w: gradient of %s", ErrNonFinite, t.grads[i].Name)
-			}
-		}
-	}
-	for i, gn := range gr.grads {
-		dst := t.grads[i].Data
-		for j, v := range gn.Value().Data().([]float32) {
-			dst[j] += v
-		}
-	}
-	return loss, nil
+	return loss, mlp.AccumulateGrads(loss, gr.grads, t.grads)
 }
 
 // Grads returns the accumulated gradients in Params order; Data aliases

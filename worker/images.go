@@ -149,19 +149,11 @@ func newUNetEngine(spec job.Spec, seed uint64) (*unetEngine, error) {
 	return &unetEngine{m: m, tr: tr, seed: spec.Seed}, nil
 }
 
-func unetTensors(ps []unet.Param) []Tensor {
-	out := make([]Tensor, len(ps))
-	for i, p := range ps {
-		out[i] = Tensor{Name: p.Name, Shape: p.Shape, Data: p.Data}
-	}
-	return out
-}
-
 func (e *unetEngine) Gradients(x, tau, target []float32) (float64, error) {
 	return e.tr.Gradients(x, tau, target)
 }
-func (e *unetEngine) Params() []Tensor { return unetTensors(e.m.Params()) }
-func (e *unetEngine) Grads() []Tensor  { return unetTensors(e.tr.Grads()) }
+func (e *unetEngine) Params() []Tensor { return tensors(e.m.Params()) }
+func (e *unetEngine) Grads() []Tensor  { return tensors(e.tr.Grads()) }
 func (e *unetEngine) Apply() error     { return e.tr.Apply() }
 func (e *unetEngine) Close()           { e.tr.Close() }
 

@@ -42,7 +42,7 @@ func LoadUNet(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*unet.Model, e
 	if err != nil {
 		return nil, err
 	}
-	if err := loadWeights(c, name, unetTensors(m.Params())); err != nil {
+	if err := loadWeights(c, name, tensors(m.Params())); err != nil {
 		return nil, err
 	}
 	return m, nil
