@@ -162,6 +162,7 @@ type Node struct {
 	FSM   *FSM
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
+	lead  *leadership
 }
 
 // NewNode opens (or creates) the node's raft state in DataDir and joins
@@ -229,7 +230,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("coordinator: starting raft: %w", err)
 	}
-	return &Node{cfg: cfg, Raft: r, FSM: fsm, trans: trans, store: store}, nil
+	n := &Node{cfg: cfg, Raft: r, FSM: fsm, trans: trans, store: store, lead: newLeadership()}
+	go n.lead.watch(r.LeaderCh(), r.CurrentTerm)
+	return n, nil
 }
 
 // IsLeader reports whether this node leads.
@@ -269,6 +272,7 @@ func (n *Node) Apply(op Op, timeout time.Duration) error {
 // Shutdown stops the node and closes its files.
 func (n *Node) Shutdown() error {
 	err := n.Raft.Shutdown().Error()
+	n.lead.close()
 	n.trans.Close()
 	if cerr := n.store.Close(); err == nil {
 		err = cerr

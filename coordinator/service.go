@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +25,7 @@ type Service struct {
 	cfg  Config
 	log  *zap.Logger
 	wake chan struct{}
+	term atomic.Uint64 // the raft term this node leads in (0: none yet)
 }
 
 // NewService validates cfg; cfg.Raft and cfg.NATS are required, cfg.Job
@@ -70,22 +72,21 @@ func (sv *Service) Run(ctx context.Context) error {
 		defer sub.Unsubscribe()
 	}
 	for ctx.Err() == nil {
-		if !r.IsLeader() {
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
+		term, lost, err := r.WaitLeading(ctx)
+		if err != nil {
+			return nil
 		}
-		if err := sv.lead(ctx); err != nil && !errors.Is(err, ErrNotLeader) && ctx.Err() == nil {
+		if err := sv.lead(ctx, term, lost); err != nil && !errors.Is(err, ErrNotLeader) && ctx.Err() == nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// lead serves the API and runs jobs while this node leads.
-func (sv *Service) lead(ctx context.Context) error {
+// lead serves the API and runs jobs while this node leads (until lost
+// is closed).
+func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) error {
+	sv.term.Store(term)
 	nc := sv.cfg.NATS
 	var subs []*nats.Subscription
 	defer func() {
@@ -107,17 +108,22 @@ func (sv *Service) lead(ctx context.Context) error {
 		return err
 	}
 	sv.log.Info("serving the API as leader", zap.String("id", sv.cfg.Raft.cfg.ID))
-	for ctx.Err() == nil && sv.cfg.Raft.IsLeader() {
+	for ctx.Err() == nil {
+		select {
+		case <-lost:
+			return ErrNotLeader
+		default:
+		}
 		var next *Job
 		sv.cfg.Raft.FSM.Read(func(s *State) {
 			if j := s.Next(); j != nil {
-				cp := *j
-				next = &cp
+				next = j.Clone()
 			}
 		})
 		if next == nil {
 			select {
 			case <-ctx.Done():
+			case <-lost:
 			case <-sv.wake:
 			case <-time.After(200 * time.Millisecond):
 			}
@@ -128,11 +134,14 @@ func (sv *Service) lead(ctx context.Context) error {
 			return fmt.Errorf("coordinator: job %s: %w", next.ID, err)
 		}
 		cfg := sv.cfg
-		cfg.Job, cfg.Workers, cfg.Resume, cfg.StopAt = spec, next.Want, "", 0
+		cfg.Job, cfg.Workers, cfg.Resume, cfg.StopAt, cfg.RunDir = spec, next.Want, "", 0, ""
 		s, err := New(cfg)
 		if err != nil {
-			sv.log.Error("cannot run a queued job", zap.String("job", next.ID), zap.Error(err))
-			sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: next.ID}, 5*time.Second)
+			sv.log.Error("cannot run a queued job; cancelling it", zap.String("job", next.ID), zap.Error(err))
+			if err := sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: next.ID}, 5*time.Second); err != nil {
+				sv.log.Error("cancelling a job that cannot run", zap.String("job", next.ID), zap.Error(err))
+				return err
+			}
 			continue
 		}
 		res, err := s.Run(ctx)
@@ -240,8 +249,14 @@ func (sv *Service) handleCancel(m *nats.Msg) {
 		sv.reply(m, refuse(err))
 		return
 	}
-	if b, err := wire.Encode(&wire.Command{Job: req.Job, Kind: wire.CmdStop}); err == nil {
-		sv.cfg.NATS.Publish(wire.JobSubject(req.Job, "ctl"), b)
+	// The cancel is applied: now tell the workers (with this leader's
+	// term, so that they obey it).
+	b, err := wire.Encode(&wire.Command{Term: sv.term.Load(), Coordinator: sv.cfg.Raft.cfg.ID, Job: req.Job, Kind: wire.CmdStop})
+	if err == nil {
+		err = sv.cfg.NATS.Publish(wire.ControlSubject(req.Job), b)
+	}
+	if err != nil {
+		sv.log.Error("telling the workers to stop", zap.String("job", req.Job), zap.Error(err))
 	}
 	sv.reply(m, &wire.Reply{OK: true, Job: req.Job})
 }
@@ -252,15 +267,9 @@ func (sv *Service) handleResume(m *nats.Msg) {
 		sv.reply(m, refuse(err))
 		return
 	}
-	var j *Job
-	sv.cfg.Raft.FSM.Read(func(s *State) {
-		if x := s.Jobs[req.Job]; x != nil {
-			cp := *x
-			j = &cp
-		}
-	})
+	j, ok := sv.cfg.Raft.FSM.Job(req.Job)
 	switch {
-	case j == nil:
+	case !ok:
 		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
 		return
 	case j.Phase != PhaseStopped && j.Phase != PhaseFailed:
@@ -269,11 +278,27 @@ func (sv *Service) handleResume(m *nats.Msg) {
 	}
 	var c *checkpoint.Checkpoint
 	var err error
+	runDir := filepath.Join(sv.cfg.RunsDir, req.Job)
 	if req.From != "" {
-		c, err = checkpoint.Load(req.From)
+		// Only a checkpoint of this job's run: a path from the wire names
+		// nothing else.
+		from := req.From
+		if !filepath.IsAbs(from) {
+			from = filepath.Join(runDir, from)
+		}
+		if rel, rerr := relInside(filepath.Join(runDir, "checkpoints"), from); rerr != nil || rel == "." {
+			sv.reply(m, refuse(fmt.Errorf("resume %s --from %s: not a checkpoint inside %s", req.Job, req.From, filepath.Join(runDir, "checkpoints"))))
+			return
+		}
+		c, err = checkpoint.Load(from)
 	} else {
-		c, _, err = checkpoint.Latest(filepath.Join(sv.cfg.RunsDir, req.Job, "checkpoints"))
+		c, _, err = checkpoint.Latest(filepath.Join(runDir, "checkpoints"))
 	}
+	if err != nil {
+		sv.reply(m, refuse(fmt.Errorf("resume %s: %w", req.Job, err)))
+		return
+	}
+	rel, err := filepath.Rel(runDir, c.Dir)
 	if err != nil {
 		sv.reply(m, refuse(fmt.Errorf("resume %s: %w", req.Job, err)))
 		return
@@ -284,7 +309,7 @@ func (sv *Service) handleResume(m *nats.Msg) {
 		return
 	}
 	target, lo, hi := spec.Workers(sv.cfg.Workers)
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: target, Min: lo, Max: hi, Resume: c.Dir,
+	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: target, Min: lo, Max: hi, Resume: rel,
 		Step: int(c.Manifest.Step)}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return

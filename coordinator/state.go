@@ -31,6 +31,8 @@ const (
 	OpReady      = "ready"      // Job, Rank: the rank listens on the current ring
 	OpRegroup    = "regroup"    // Job, Want, Resume, Step, Error: the ring failed (Error set) or grows; collect workers for a new one
 	OpCancel     = "cancel"     // Job: a waiting job is stopped at once (a running one is asked to stop)
+	OpGrow       = "grow"       // Job, Step (the generation): the running ring was asked to regroup for its pending workers
+	OpFinish     = "finish"     // Job, Step, Dir: the job's final checkpoint is on storage (a new leader found it): done
 )
 
 // Op is one change of state; an Op is what a raft log entry will carry.
@@ -49,6 +51,8 @@ type Op struct {
 	Rate   float64         `json:"rate,omitempty"` // steps/s
 	Min    int             `json:"min,omitempty"`  // submit: fewest workers a ring may run with
 	Max    int             `json:"max,omitempty"`  // submit: most workers a ring may grow to
+	// Incarnation: join: the worker process's incarnation (wire.Join).
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // Job is the coordinator's record of one job.
@@ -78,6 +82,12 @@ type Job struct {
 	// members of the next generation.
 	Pending []string `json:"pending,omitempty"`
 	Grows   int      `json:"grows,omitempty"` // rings re-formed to take in new workers
+	// Incarnations: worker → the incarnation of the process that joined
+	// (members and pending): reports from another process of the same ID
+	// are not the member's.
+	Incarnations map[string]string `json:"incarnations,omitempty"`
+	// GrowAsked is the generation asked to regroup for pending workers.
+	GrowAsked uint64 `json:"grow_asked,omitempty"`
 }
 
 // Bounds returns the fewest and the most workers of a ring.
@@ -130,7 +140,8 @@ func (s *State) Apply(op Op) error {
 		s.NextSeq++
 	case OpJoin:
 		if slices.Contains(j.Pending, op.Worker) {
-			return nil // a retried join
+			j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
+			return nil
 		}
 		if j.Phase == PhaseRunning {
 			if slices.Contains(j.Members, op.Worker) {
@@ -144,18 +155,21 @@ func (s *State) Apply(op Op) error {
 				return opErr(op, "the ring has %d workers, its most (max_workers %d)", len(j.Members)+len(j.Pending), hi)
 			}
 			j.Pending = append(j.Pending, op.Worker)
+			j.setIncarnation(op.Worker, op.Incarnation)
 			return nil
 		}
 		if j.Phase != PhaseWaiting {
 			return opErr(op, "the job is %s", j.Phase)
 		}
 		if slices.Contains(j.Members, op.Worker) {
-			return nil // a retried join
+			j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
+			return nil
 		}
 		if len(j.Members) >= j.Want {
 			return opErr(op, "the job has its %d workers", j.Want)
 		}
 		j.Members = append(j.Members, op.Worker)
+		j.setIncarnation(op.Worker, op.Incarnation)
 	case OpStart:
 		if op.Want > 0 && op.Want <= len(j.Members) {
 			// An elastic restart goes on with fewer workers than asked;
@@ -220,6 +234,20 @@ func (s *State) Apply(op Op) error {
 		}
 	case OpStopAsked:
 		j.StopAsked = true
+	case OpGrow:
+		if j.Phase != PhaseRunning || uint64(op.Step) != j.Generation || len(j.Pending) == 0 {
+			return opErr(op, "grow generation %d: the job is %s in generation %d with %d pending", op.Step, j.Phase, j.Generation, len(j.Pending))
+		}
+		j.GrowAsked = j.Generation
+	case OpFinish:
+		if j.Phase != PhaseRunning && j.Phase != PhaseWaiting {
+			return opErr(op, "the job is %s", j.Phase)
+		}
+		if op.Step != j.specSteps() {
+			return opErr(op, "finish at step %d of %d", op.Step, j.specSteps())
+		}
+		j.Phase, j.Step = PhaseDone, op.Step
+		j.Latest, j.LatestStep = op.Dir, op.Step
 	case OpRankDone:
 		if j.Phase == PhaseFailed {
 			j.Done[op.Rank] = op.Error // the others following a failure
@@ -255,6 +283,20 @@ func (s *State) Apply(op Op) error {
 	}
 	return nil
 }
+
+// setIncarnation records worker's incarnation ("" keeps the old one).
+func (j *Job) setIncarnation(worker, inc string) {
+	if inc == "" {
+		return
+	}
+	if j.Incarnations == nil {
+		j.Incarnations = map[string]string{}
+	}
+	j.Incarnations[worker] = inc
+}
+
+// SpecSteps is the job's total steps, read from its spec (0 if unreadable).
+func (j *Job) SpecSteps() int { return j.specSteps() }
 
 // specSteps reads the job's total steps from its spec (0 if unreadable).
 func (j *Job) specSteps() int {

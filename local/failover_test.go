@@ -94,7 +94,7 @@ func TestLeaderFailover(t *testing.T) {
 	}()
 	for i := range 2 {
 		wc := worker.DefaultConfig()
-		wc.ID, wc.NATS, wc.Once, wc.JoinRetry = fmt.Sprintf("w%d", i), conn(), true, 100*time.Millisecond
+		wc.ID, wc.NATS, wc.Once, wc.JoinRetry, wc.RunsRoot = fmt.Sprintf("w%d", i), conn(), true, 100*time.Millisecond, runs
 		w, err := worker.New(wc)
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +145,7 @@ func TestLeaderFailover(t *testing.T) {
 		if res.Job.Phase != coordinator.PhaseDone || res.Job.Generation != 1 {
 			t.Fatalf("job %s in generation %d (want done in generation 1: no restart)", res.Job.Phase, res.Job.Generation)
 		}
-		c, err := checkpoint.Load(res.Job.Latest)
+		c, err := checkpoint.Load(res.Latest)
 		if err != nil || c.Manifest.Step != int64(steps) {
 			t.Fatalf("final checkpoint: %v", err)
 		}

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 			return nil, err
 		}
 		wc := worker.DefaultConfig()
-		wc.ID, wc.NATS, wc.Log, wc.Once = fmt.Sprintf("w%d", i), nc, log, true
+		wc.ID, wc.NATS, wc.Log, wc.Once, wc.RunsRoot = fmt.Sprintf("w%d", i), nc, log, true, cc.RunsDir
 		wc.JoinRetry = 100 * time.Millisecond // the coordinator subscribes a moment later
 		if cfg.Registry != nil {
 			wc.Metrics = worker.NewMetrics(cfg.Registry, wc.ID)
@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 			return nil, err
 		}
 		ready := make(chan struct{})
-		sp, err := worker.NewSampler(worker.SamplerConfig{NATS: nc, Log: log, Job: coord.Spec().Name, Seed: coord.Spec().Seed, Ready: ready})
+		sp, err := worker.NewSampler(worker.SamplerConfig{NATS: nc, Log: log, Job: coord.Spec().Name, Seed: coord.Spec().Seed, Ready: ready, RunsRoot: cc.RunsDir})
 		if err != nil {
 			return nil, err
 		}

@@ -106,7 +106,7 @@ func TestResumeIsBitExact(t *testing.T) {
 		}
 		from := 25
 		if truncate {
-			p := filepath.Join(part.Job.Latest, worker.ModelFile)
+			p := filepath.Join(part.Latest, worker.ModelFile)
 			st, err := os.Stat(p)
 			if err != nil {
 				t.Fatal(err)

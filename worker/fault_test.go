@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -92,7 +93,7 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 	}()
 	startWorker := func(id string) {
 		wc := DefaultConfig()
-		wc.ID, wc.NATS, wc.Once, wc.RingTimeout = id, conn(), true, ringTimeout
+		wc.ID, wc.NATS, wc.Once, wc.RingTimeout, wc.RunsRoot = id, conn(), true, ringTimeout, cc.RunsDir
 		if wc.NATS == nil {
 			return
 		}
@@ -144,7 +145,7 @@ func TestNonFiniteGradientIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := checkpoint.Load(res.Job.Latest)
+	c, err := checkpoint.Load(res.Latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestDeadWorkerFailsTheJob(t *testing.T) {
 	if res.Job.LatestStep != 20 {
 		t.Fatalf("newest checkpoint at step %d, want 20", res.Job.LatestStep)
 	}
-	if _, err := checkpoint.Verify(res.Job.Latest); err != nil {
+	if _, err := checkpoint.Verify(res.Latest); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -222,7 +223,7 @@ func TestElasticRingSurvivesAHungWorker(t *testing.T) {
 	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 2 {
 		t.Fatalf("job %s, restarts %d, generation %d, members %v", j.Phase, j.Restarts, j.Generation, j.Members)
 	}
-	c, err := checkpoint.Load(j.Latest)
+	c, err := checkpoint.Load(res.Latest)
 	if err != nil || c.Manifest.Step != int64(spec.Steps) || c.Manifest.Extra["world"] != "2" {
 		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
 	}
@@ -237,7 +238,7 @@ func TestElasticRingSurvivesAHungWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := checkpoint.Load(ref.Job.Latest)
+	rc, err := checkpoint.Load(ref.Latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestWorkersJoinARunningJob(t *testing.T) {
 	if got := steps.Load(); got != int64(spec.Steps) {
 		t.Errorf("rank 0 computed %d steps over both generations, want %d: a step was trained twice or skipped", got, spec.Steps)
 	}
-	rc, err := checkpoint.Load(j.Resume)
+	rc, err := checkpoint.Load(filepath.Join(res.RunDir, j.Resume))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestWorkersJoinARunningJob(t *testing.T) {
 		t.Errorf("generation 2 started from %s (step %d, world %s), want the 2-worker ring's checkpoint taken after the join at step 23",
 			j.Resume, rc.Manifest.Step, rc.Manifest.Extra["world"])
 	}
-	c, err := checkpoint.Load(j.Latest)
+	c, err := checkpoint.Load(res.Latest)
 	if err != nil || c.Manifest.Step != int64(spec.Steps) || c.Manifest.Extra["world"] != "4" {
 		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
 	}
@@ -340,7 +341,7 @@ func TestWorkersJoinARunningJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refc, err := checkpoint.Load(ref.Job.Latest)
+	refc, err := checkpoint.Load(ref.Latest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +398,7 @@ func TestMinWorkersWaitsForAReplacement(t *testing.T) {
 	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || len(j.Members) != 3 || !slices.Contains(j.Members, "spare") {
 		t.Fatalf("job %s, restarts %d, members %v", j.Phase, j.Restarts, j.Members)
 	}
-	c, err := checkpoint.Load(j.Latest)
+	c, err := checkpoint.Load(res.Latest)
 	if err != nil || c.Manifest.Extra["world"] != "3" {
 		t.Fatalf("final checkpoint: %v %+v", err, c.Manifest)
 	}

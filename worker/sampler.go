@@ -44,6 +44,11 @@ type SamplerConfig struct {
 	Seed uint64
 	// Ready, if not nil, is closed once the sampler listens.
 	Ready chan<- struct{}
+	// ID names the sampler in its reports (default "sampler").
+	ID string
+	// RunsRoot is where this machine sees the run directories (default
+	// "runs"); announced checkpoints are relative to it.
+	RunsRoot string
 }
 
 // Validate reports the first bad field.
@@ -53,6 +58,9 @@ func (c SamplerConfig) Validate() error {
 	}
 	if c.Job != "" && !wire.ValidID(c.Job) {
 		return fmt.Errorf("worker: SamplerConfig.Job = %q: want 1–64 of [A-Za-z0-9_-]", c.Job)
+	}
+	if c.ID != "" && !wire.ValidID(c.ID) {
+		return fmt.Errorf("worker: SamplerConfig.ID = %q: want 1–64 of [A-Za-z0-9_-]", c.ID)
 	}
 	return nil
 }
@@ -74,14 +82,22 @@ func NewSampler(cfg SamplerConfig) (*Sampler, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.ID == "" {
+		cfg.ID = "sampler"
+	}
+	if cfg.RunsRoot == "" {
+		cfg.RunsRoot = "runs"
+	}
 	return &Sampler{cfg: cfg, log: log.With(zap.String("role", "sampler"))}, nil
 }
 
 // Run samples checkpoints until ctx is done.
 func (s *Sampler) Run(ctx context.Context) error {
-	subj := wire.JobSubject("*", "ckpt")
+	// Only the coordinator's re-announcements: it adopted those
+	// checkpoints after verifying them inside their run directory.
+	subj := wire.CheckpointsSubject("*")
 	if s.cfg.Job != "" {
-		subj = wire.JobSubject(s.cfg.Job, "ckpt")
+		subj = wire.CheckpointsSubject(s.cfg.Job)
 	}
 	var (
 		mu      sync.Mutex
@@ -134,8 +150,8 @@ func (s *Sampler) Run(ctx context.Context) error {
 			if !found {
 				break
 			}
-			res := &wire.Samples{Job: c.Job, Step: c.Step, Dir: c.Dir}
-			metrics, err := s.SampleCheckpoint(ctx, c.Dir)
+			res := &wire.Samples{Sampler: s.cfg.ID, Job: c.Job, Step: c.Step, Dir: c.Dir}
+			metrics, err := s.SampleCheckpoint(ctx, filepath.Join(s.cfg.RunsRoot, c.RunDir, c.Dir))
 			if err != nil {
 				s.log.Error("sampling a checkpoint", zap.String("dir", c.Dir), zap.Error(err))
 				res.Error = err.Error()
@@ -144,7 +160,7 @@ func (s *Sampler) Run(ctx context.Context) error {
 			}
 			b, err := wire.Encode(res)
 			if err == nil {
-				err = s.cfg.NATS.Publish(wire.JobSubject(c.Job, "samples"), b)
+				err = s.cfg.NATS.Publish(wire.MemberSubject(c.Job, wire.ReportSamples, s.cfg.ID), b)
 			}
 			if err != nil {
 				s.log.Warn("reporting samples", zap.Error(err))

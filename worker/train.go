@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"io/fs"
 	"errors"
 	"fmt"
 	"math"
@@ -56,6 +57,7 @@ const (
 type session struct {
 	w      *Worker
 	a      wire.Assign
+	runDir string // RunsRoot/a.RunDir
 	spec   job.Spec
 	log    *zap.Logger
 	src    source
@@ -86,21 +88,27 @@ func Dataset(spec job.Spec) ([]float32, error) {
 
 func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	outer := ctx // the worker's own context (ctx becomes the session's)
-	s := &session{w: w, a: a, log: w.log.With(zap.String("job", a.Job), zap.Uint64("generation", a.Generation), zap.Int("rank", a.Rank))}
+	s := &session{w: w, a: a, runDir: filepath.Join(w.cfg.RunsRoot, a.RunDir),
+		log: w.log.With(zap.String("job", a.Job), zap.Uint64("generation", a.Generation), zap.Int("rank", a.Rank))}
 	if m := w.cfg.Metrics; m != nil {
 		m.Generation.Set(float64(a.Generation))
 		m.Rank.Set(float64(a.Rank))
 		m.World.Set(float64(a.World))
 	}
 	step := 0
+	w.where.Store(&wire.Heartbeat{Job: a.Job, Generation: a.Generation, Rank: a.Rank})
+	defer w.where.Store(nil)
 	defer func() {
-		msg := &wire.Done{Job: a.Job, Generation: a.Generation, Rank: a.Rank, Step: step}
+		if errors.Is(err, errEnded) {
+			return // the coordinator has closed the job: nobody waits for a report
+		}
+		msg := &wire.Done{Sender: w.sender(), Job: a.Job, Generation: a.Generation, Rank: a.Rank, Step: step}
 		switch {
 		case errors.Is(err, errRegroup):
 			msg.Regroup = true
 		case err != nil:
 			msg.Error = err.Error()
-			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted)
+			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted) || errors.Is(err, errRetryable)
 		}
 		w.reportDone(outer, msg)
 	}()
@@ -116,10 +124,17 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	defer s.eng.Close()
 	defer s.src.Close()
 	if a.Resume != "" {
-		if step, err = s.restore(a.Resume); err != nil {
+		dir := filepath.Join(s.runDir, a.Resume)
+		if step, err = s.restore(dir); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && !errors.Is(err, checkpoint.ErrCorrupt) {
+				// Storage trouble (a mount that went away, NFS), not a
+				// bad checkpoint: another ring may read it.
+				err = fmt.Errorf("%w: %w", errRetryable, err)
+			}
 			return err
 		}
-		s.log.Info("resumed", zap.String("checkpoint", a.Resume), zap.Int("step", step))
+		s.log.Info("resumed", zap.String("checkpoint", dir), zap.Int("step", step))
 	}
 	tr, err := allreduce.NewNATS(w.cfg.NATS, wire.RingPrefix(a.Job, a.Generation), a.Rank, a.World)
 	if err != nil {
@@ -137,9 +152,14 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	defer abort(nil)
 	start := make(chan struct{})
 	var startOnce sync.Once
-	ctl, err := w.cfg.NATS.Subscribe(wire.JobSubject(a.Job, "ctl"), func(m *nats.Msg) {
+	ctl, err := w.cfg.NATS.Subscribe(wire.ControlSubject(a.Job), func(m *nats.Msg) {
 		var c wire.Command
 		if err := wire.Decode(m.Data, &c); err != nil || c.Job != a.Job {
+			return
+		}
+		if w.fenced(c.Term) {
+			s.log.Warn("ignoring a command from a deposed leader", zap.String("kind", c.Kind), zap.Uint64("term", c.Term),
+				zap.Uint64("newest_term", w.maxTerm.Load()), zap.String("coordinator", c.Coordinator))
 			return
 		}
 		switch c.Kind {
@@ -151,6 +171,8 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 			if c.Generation == a.Generation {
 				abort(errAborted)
 			}
+		case wire.CmdEnd:
+			abort(errEnded)
 		case wire.CmdCheckpoint:
 			s.ckptReq.Store(true)
 		case wire.CmdStop:
@@ -167,24 +189,55 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 	defer ctl.Unsubscribe()
 	// Once the ring's and the control subscriptions are on the server, say
 	// so, and wait until every rank has: a chunk sent earlier could reach
-	// a peer that does not listen yet, and be lost.
+	// a peer that does not listen yet, and be lost. Ready is repeated
+	// until the start comes (either may be lost).
 	if err := w.cfg.NATS.Flush(); err != nil {
 		return err
 	}
-	w.publish(wire.JobSubject(a.Job, "ready"), &wire.Ready{Job: a.Job, Rank: a.Rank, Generation: a.Generation})
-	select {
-	case <-start:
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-time.After(w.cfg.StartTimeout):
-		return fmt.Errorf("worker: no start from the coordinator within %v of joining ring generation %d", w.cfg.StartTimeout, a.Generation)
+	ready := &wire.Ready{Sender: w.sender(), Job: a.Job, Rank: a.Rank, Generation: a.Generation}
+	readySubj := wire.MemberSubject(a.Job, wire.ReportReady, w.cfg.ID)
+	w.publish(readySubj, ready)
+	again := time.NewTicker(readyEvery)
+	defer again.Stop()
+	timeout := time.After(w.cfg.StartTimeout)
+wait:
+	for {
+		select {
+		case <-start:
+			break wait
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-again.C:
+			w.publish(readySubj, ready)
+		case <-timeout:
+			return fmt.Errorf("%w: no start from the coordinator within %v of joining ring generation %d", errRetryable, w.cfg.StartTimeout, a.Generation)
+		}
 	}
+	again.Stop()
 	err = s.loop(ctx, &step)
-	if err != nil && context.Cause(ctx) == errAborted {
-		err = fmt.Errorf("%w at step %d (%v)", errAborted, step, err)
+	if err != nil {
+		switch context.Cause(ctx) {
+		case errAborted:
+			err = fmt.Errorf("%w at step %d (%v)", errAborted, step, err)
+		case errEnded:
+			err = fmt.Errorf("%w at step %d", errEnded, step)
+		}
 	}
 	return err
 }
+
+// readyEvery is how often a rank repeats its Ready until the start.
+const readyEvery = time.Second
+
+func (w *Worker) sender() wire.Sender { return wire.Sender{Worker: w.cfg.ID, Incarnation: w.inc} }
+
+// errRetryable marks a failure a new ring may not meet (no start came,
+// storage trouble).
+var errRetryable = errors.New("worker: retryable")
+
+// errEnded: the coordinator ended the job (it finished, stopped or failed
+// without this rank).
+var errEnded = errors.New("worker: the coordinator ended the job")
 
 // errAborted: the coordinator aborted the ring (a member died).
 var errAborted = errors.New("worker: ring aborted by the coordinator")
@@ -434,7 +487,7 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		if isRank0 && (time.Since(lastReport) >= time.Second || done == end || stop || regroup) {
 			now := time.Now()
 			n := done - sinceStep
-			p := &wire.Progress{Job: a.Job, Step: done, Total: spec.Steps, Skipped: s.skipped,
+			p := &wire.Progress{Sender: s.w.sender(), Job: a.Job, Generation: a.Generation, Step: done, Total: spec.Steps, Skipped: s.skipped,
 				StepsPerSec: float64(n) / now.Sub(lastReport).Seconds()}
 			if sinceN > 0 {
 				p.Loss = lossSum / float64(sinceN)
@@ -445,7 +498,8 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
 				p.Loss = -1
 			}
-			s.w.publish(wire.JobSubject(a.Job, "progress"), p)
+			s.w.publish(wire.MemberSubject(a.Job, wire.ReportProgress, s.w.cfg.ID), p)
+			s.w.where.Store(&wire.Heartbeat{Job: a.Job, Generation: a.Generation, Rank: a.Rank, Step: done})
 			lastReport, sinceStep, lossSum, arSum, sinceN = now, done, 0, 0, 0
 		}
 		if stop {
@@ -490,7 +544,7 @@ func (s *session) save(done int, last bool) error {
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
 	t0 := time.Now()
-	dir, err := checkpoint.Save(CheckpointDir(s.a.RunDir), m, files, s.spec.Keep)
+	dir, err := checkpoint.Save(CheckpointDir(s.runDir), m, files, s.spec.Keep)
 	if err != nil {
 		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
 	}
@@ -498,36 +552,48 @@ func (s *session) save(done int, last bool) error {
 		m.Checkpoints.Inc()
 	}
 	s.log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
-	s.w.publish(wire.JobSubject(s.a.Job, "ckpt"), &wire.Checkpoint{Job: s.a.Job, Step: done, Dir: dir, Last: last})
+	rel, err := filepath.Rel(s.runDir, dir)
+	if err != nil {
+		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+	}
+	s.w.publish(wire.MemberSubject(s.a.Job, wire.ReportCkpt, s.w.cfg.ID), &wire.Checkpoint{Sender: s.w.sender(), Job: s.a.Job,
+		Generation: s.a.Generation, Step: done, Dir: rel, RunDir: s.a.RunDir, Last: last})
 	return nil
 }
 
 // reportDone tells the coordinator that this rank left the job, as a
-// request repeated until a coordinator answers (a leader that was just
-// elected must hear it too), for at most doneRetry or until ctx is done.
+// request repeated until a coordinator answers, however long that takes
+// (a quorum of coordinators may be down for longer than the job), with
+// backoff, until ctx is done.
 func (w *Worker) reportDone(ctx context.Context, d *wire.Done) {
 	b, err := wire.Encode(d)
 	if err != nil {
 		w.log.Error("encoding Done", zap.Error(err))
 		return
 	}
-	subj := wire.JobSubject(d.Job, "done")
-	deadline := time.Now().Add(doneRetry)
-	for time.Now().Before(deadline) {
+	subj := wire.MemberSubject(d.Job, wire.ReportDone, w.cfg.ID)
+	wait := doneBackoffMin
+	for attempt := 0; ; attempt++ {
 		if _, err := w.cfg.NATS.Request(subj, b, time.Second); err == nil {
 			return
+		}
+		if attempt == 10 || attempt%100 == 99 {
+			w.log.Warn("no coordinator has acknowledged the end of the job yet; still reporting", zap.String("job", d.Job), zap.Int("attempts", attempt+1))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, doneBackoffMax)
 	}
-	w.log.Warn("no coordinator acknowledged the end of the job", zap.String("job", d.Job))
 }
 
-// doneRetry bounds reportDone.
-const doneRetry = 15 * time.Second
+// The backoff of reportDone.
+const (
+	doneBackoffMin = 200 * time.Millisecond
+	doneBackoffMax = 5 * time.Second
+)
 
 func (w *Worker) publish(subject string, m wire.Message) {
 	b, err := wire.Encode(m)

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/levy-ml/levy/internal/preflight"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 )
@@ -35,6 +38,15 @@ type Config struct {
 	// HeartbeatEvery is the interval of the worker's heartbeats (default
 	// 1 s); the coordinator declares a worker dead after a few missed.
 	HeartbeatEvery time.Duration
+	// RunsRoot is where this machine sees the cluster's run directories
+	// (the coordinator's --runs-dir, on shared storage; default "runs").
+	// Run and checkpoint paths from the wire are relative to it, and a
+	// worker reads and writes nothing outside it.
+	RunsRoot string
+	// DuplicateGrace: a worker refused because another live process uses
+	// its ID keeps asking this long (the other may have just died) before
+	// Run returns ErrDuplicateID (default 15 s).
+	DuplicateGrace time.Duration
 
 	// Metrics, if not nil, receives the worker's Prometheus series.
 	Metrics *Metrics
@@ -47,7 +59,7 @@ type Config struct {
 // NATS must still be set.
 func DefaultConfig() Config {
 	return Config{GPU: -1, RingTimeout: 30 * time.Second, JoinRetry: time.Second, StartTimeout: 2 * time.Minute,
-		HeartbeatEvery: time.Second}
+		HeartbeatEvery: time.Second, RunsRoot: "runs", DuplicateGrace: 15 * time.Second}
 }
 
 // Validate reports the first bad field.
@@ -67,6 +79,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("worker: Config.StartTimeout = %v: want > 0", c.StartTimeout)
 	case c.HeartbeatEvery <= 0:
 		return fmt.Errorf("worker: Config.HeartbeatEvery = %v: want > 0", c.HeartbeatEvery)
+	case c.RunsRoot == "":
+		return errors.New("worker: Config.RunsRoot is empty")
+	case c.DuplicateGrace < 0:
+		return fmt.Errorf("worker: Config.DuplicateGrace = %v: want ≥ 0", c.DuplicateGrace)
 	}
 	return nil
 }
@@ -75,6 +91,35 @@ func (c Config) Validate() error {
 type Worker struct {
 	cfg Config
 	log *zap.Logger
+	inc string // this process's incarnation
+	// maxTerm is the highest coordinator term seen: commands and
+	// assignments of a lower one come from a deposed leader and are
+	// dropped.
+	maxTerm atomic.Uint64
+	// where is the ring this worker trains in, for its heartbeats (nil:
+	// none).
+	where atomic.Pointer[wire.Heartbeat]
+	// ended holds the last generation of each job this worker left: a
+	// repeated assignment to it is stale.
+	ended map[string]uint64
+}
+
+// ErrDuplicateID is returned by Run when another live process uses this
+// worker's ID.
+var ErrDuplicateID = errors.New("worker: another live process uses this worker ID")
+
+// fenced reports whether a message of term t comes from a deposed leader
+// (and raises the highest term seen otherwise).
+func (w *Worker) fenced(t uint64) bool {
+	for {
+		cur := w.maxTerm.Load()
+		if t < cur {
+			return true
+		}
+		if t == cur || w.maxTerm.CompareAndSwap(cur, t) {
+			return false
+		}
+	}
 }
 
 // New validates cfg. A GPU request on a build without GPU support fails
@@ -90,7 +135,9 @@ func New(cfg Config) (*Worker, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Worker{cfg: cfg, log: log.With(zap.String("worker", cfg.ID))}, nil
+	inc := wire.NewIncarnation()
+	return &Worker{cfg: cfg, inc: inc, ended: map[string]uint64{},
+		log: log.With(zap.String("worker", cfg.ID), zap.String("incarnation", inc))}, nil
 }
 
 // CheckGPU reports whether this build can train on gpu (−1: the CPU).
@@ -122,21 +169,33 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer close(hbDone); w.heartbeat(hbCtx) }()
 	defer func() { stopHB(); <-hbDone }()
 	for {
-		if err := w.join(ctx); err != nil {
-			return err
-		}
-		a, err := w.awaitAssign(ctx, sub)
-		if errors.Is(err, errNoAssign) {
-			continue // join again: the job may have ended while this worker waited
-		}
+		a, err := w.join(ctx, sub)
 		if err != nil {
 			return err
 		}
+		if a == nil {
+			got, err := w.awaitAssign(ctx, sub)
+			if errors.Is(err, errNoAssign) {
+				continue // join again: the job may have ended while this worker waited
+			}
+			if err != nil {
+				return err
+			}
+			a = &got
+		}
 		w.log.Info("assigned", zap.String("job", a.Job), zap.Int("rank", a.Rank), zap.Int("world", a.World),
-			zap.Uint64("generation", a.Generation), zap.String("resume", a.Resume))
-		jerr := w.runJob(ctx, a)
+			zap.Uint64("generation", a.Generation), zap.String("resume", a.Resume), zap.Uint64("term", a.Term))
+		jerr := w.runJob(ctx, *a)
+		w.ended[a.Job] = max(w.ended[a.Job], a.Generation)
 		if errors.Is(jerr, errRegroup) && ctx.Err() == nil {
 			w.log.Info("joining again for the job's next ring (it grows)", zap.String("job", a.Job))
+			continue
+		}
+		if errors.Is(jerr, errEnded) && ctx.Err() == nil {
+			w.log.Info("the coordinator ended the job", zap.String("job", a.Job))
+			if w.cfg.Once {
+				return nil
+			}
 			continue
 		}
 		if jerr != nil {
@@ -157,14 +216,17 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // heartbeat publishes the worker's heartbeat until ctx is done.
 func (w *Worker) heartbeat(ctx context.Context) {
-	msg, err := wire.Encode(&wire.Heartbeat{Worker: w.cfg.ID})
-	if err != nil {
-		return
-	}
 	t := time.NewTicker(w.cfg.HeartbeatEvery)
 	defer t.Stop()
+	subj := wire.HeartbeatSubject(w.cfg.ID)
 	for {
-		w.cfg.NATS.Publish(wire.HeartbeatSubject, msg)
+		hb := wire.Heartbeat{Worker: w.cfg.ID, Incarnation: w.inc}
+		if p := w.where.Load(); p != nil {
+			hb.Job, hb.Generation, hb.Rank, hb.Step = p.Job, p.Generation, p.Rank, p.Step
+		}
+		if msg, err := wire.Encode(&hb); err == nil {
+			w.cfg.NATS.Publish(subj, msg)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -173,44 +235,94 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 }
 
-// join announces the worker until a coordinator accepts it.
-func (w *Worker) join(ctx context.Context) error {
+// join announces the worker until a coordinator accepts it, answering
+// the coordinator's preflight (it must see the run directory). An
+// assignment that arrives meanwhile (a coordinator re-sends those of a
+// ring this worker is a member of) is returned at once.
+func (w *Worker) join(ctx context.Context, sub *nats.Subscription) (*wire.Assign, error) {
 	host, _ := os.Hostname()
-	msg, err := wire.Encode(&wire.Join{Worker: w.cfg.ID, Role: wire.RoleWorker, Host: host, PID: os.Getpid(), GPU: w.cfg.GPU})
-	if err != nil {
-		return err
-	}
+	base := wire.Join{Worker: w.cfg.ID, Incarnation: w.inc, Role: wire.RoleWorker, Host: host, PID: os.Getpid(), GPU: w.cfg.GPU}
+	msg := base
+	var dupSince time.Time
 	for attempt := 0; ; attempt++ {
+		b, err := wire.Encode(&msg)
+		if err != nil {
+			return nil, err
+		}
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		reply, err := w.cfg.NATS.RequestWithContext(rctx, wire.JoinSubject, msg)
+		reply, err := w.cfg.NATS.RequestWithContext(rctx, wire.JoinSubject(w.cfg.ID), b)
 		cancel()
+		msg = base
 		if err == nil {
 			var r wire.JoinReply
 			if err := wire.Decode(reply.Data, &r); err != nil {
-				return fmt.Errorf("worker: join reply: %w", err)
+				return nil, fmt.Errorf("worker: join reply: %w", err)
 			}
-			if r.OK {
-				return nil
+			switch {
+			case r.OK:
+				return nil, nil
+			case r.Preflight != nil:
+				msg = w.answerPreflight(base, r.Preflight)
+				continue // at once
+			case r.Fatal:
+				if dupSince.IsZero() {
+					dupSince = time.Now()
+				}
+				if time.Since(dupSince) >= w.cfg.DuplicateGrace {
+					return nil, fmt.Errorf("%w: %s", ErrDuplicateID, r.Error)
+				}
+				w.log.Error("refused", zap.String("reason", r.Error))
+			default:
+				dupSince = time.Time{}
+				// No job wants workers now (full, or finished): wait for
+				// the next one rather than leave.
+				if attempt == 0 || attempt%30 == 29 {
+					w.log.Info("the coordinator has no place for this worker yet", zap.String("reason", r.Error))
+				}
 			}
-			// No job wants workers now (full, or finished): wait for the
-			// next one rather than leave.
-			if attempt == 0 || attempt%30 == 29 {
-				w.log.Info("the coordinator has no place for this worker yet", zap.String("reason", r.Error))
-			}
-			err = errors.New(r.Error)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil && (attempt == 0 || attempt%30 == 29) {
+		} else if attempt == 0 || attempt%30 == 29 {
 			w.log.Info("waiting for a coordinator", zap.Error(err))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(w.cfg.JoinRetry):
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// Wait, watching for an assignment.
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.JoinRetry)
+		a, err := w.nextAssign(wctx, sub)
+		cancel()
+		if err == nil {
+			return &a, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 	}
+}
+
+// answerPreflight reads the token of the job's run directory (and hashes
+// its data directory) and returns the join that proves it, or says why
+// it cannot.
+func (w *Worker) answerPreflight(base wire.Join, p *wire.Preflight) wire.Join {
+	base.Job = p.Job
+	runDir := filepath.Join(w.cfg.RunsRoot, p.RunDir)
+	tok, err := preflight.ReadToken(runDir)
+	if err == nil && p.DataDir != "" {
+		var d string
+		if d, err = preflight.DataDigest(p.DataDir); err == nil && d != p.DataDigest {
+			err = fmt.Errorf("the data directory is not shared: %s on this machine differs from the coordinator's (%w)", p.DataDir, preflight.ErrNotShared)
+		}
+		if err != nil && !errors.Is(err, preflight.ErrNotShared) {
+			err = fmt.Errorf("the data directory is not shared: %w", err)
+		}
+	}
+	if err != nil {
+		host, _ := os.Hostname()
+		base.PreflightError = fmt.Sprintf("worker %s on %s (runs root %s): %v", w.cfg.ID, host, w.cfg.RunsRoot, err)
+		w.log.Error("cannot join the job", zap.String("job", p.Job), zap.Error(err))
+		return base
+	}
+	base.Proof = tok
+	return base
 }
 
 // assignWait is how long a worker that a coordinator accepted waits for
@@ -223,13 +335,20 @@ const assignWait = 15 * time.Second
 var errNoAssign = errors.New("worker: no assignment yet")
 
 func (w *Worker) awaitAssign(ctx context.Context, sub *nats.Subscription) (wire.Assign, error) {
+	actx, cancel := context.WithTimeout(ctx, assignWait)
+	defer cancel()
+	a, err := w.nextAssign(actx, sub)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return wire.Assign{}, errNoAssign
+	}
+	return a, err
+}
+
+// nextAssign returns the next assignment that is for this process, from
+// a leader not deposed, and for a ring this worker has not left yet.
+func (w *Worker) nextAssign(ctx context.Context, sub *nats.Subscription) (wire.Assign, error) {
 	for {
-		actx, cancel := context.WithTimeout(ctx, assignWait)
-		m, err := sub.NextMsgWithContext(actx)
-		cancel()
-		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return wire.Assign{}, errNoAssign
-		}
+		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return wire.Assign{}, err
 		}
@@ -238,10 +357,15 @@ func (w *Worker) awaitAssign(ctx context.Context, sub *nats.Subscription) (wire.
 			w.log.Warn("ignoring a bad assignment", zap.Error(err))
 			continue
 		}
-		if a.Ring[a.Rank] != w.cfg.ID {
-			w.log.Warn("ignoring an assignment for another worker", zap.String("ring_member", a.Ring[a.Rank]))
-			continue
+		switch {
+		case a.Ring[a.Rank] != w.cfg.ID || a.Incarnation != w.inc:
+			w.log.Warn("ignoring an assignment for another worker process", zap.String("ring_member", a.Ring[a.Rank]), zap.String("of_incarnation", a.Incarnation))
+		case w.fenced(a.Term):
+			w.log.Warn("ignoring an assignment from a deposed leader", zap.Uint64("term", a.Term), zap.Uint64("newest_term", w.maxTerm.Load()))
+		case a.Generation <= w.ended[a.Job]:
+			// A re-sent assignment of a ring this worker already left.
+		default:
+			return a, nil
 		}
-		return a, nil
 	}
 }

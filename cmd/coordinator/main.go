@@ -43,7 +43,7 @@ func run() error {
 		every     = flag.Duration("progress-every", def.ProgressEvery, "interval of the progress lines")
 		noSampler = flag.Bool("no-sampler", false, "with --local: run no sampler (no samples.png, no metrics.json)")
 		waitSamp  = flag.Bool("wait-samples", false, "without --local: wait for a sampler's report on the final checkpoint")
-		logLevel  = flag.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
+		logLevel  = flag.String("log-level", "", "log level on stderr: debug, info, warn, error (default: info; warn with --local, whose stdout shows the events)")
 		restarts  = flag.Int("max-restarts", def.MaxRestarts, "re-form a failed ring (a worker died or hung) from the newest checkpoint up to this many times; 0 fails the job at once")
 		deadAfter = flag.Duration("dead-after", def.DeadAfter, "declare a worker dead when its heartbeats stop for this long")
 		id        = flag.String("id", "", "this coordinator's ID in the raft group (with --peers)")
@@ -58,6 +58,12 @@ func run() error {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
+	}
+	if *logLevel == "" {
+		*logLevel = "info"
+		if *localMode {
+			*logLevel = "warn"
+		}
 	}
 	log, err := cli.Logger(*logLevel, *logFormat)
 	if err != nil {

@@ -232,9 +232,12 @@ func runLogs(ctx context.Context, args []string) error {
 	defer nc.Close()
 	id := pos[0]
 	lines := make(chan string, 256)
-	for _, what := range []string{"progress", "ckpt", "samples", "done"} {
-		what := what
-		if _, err := nc.Subscribe(wire.JobSubject(id, what), func(m *nats.Msg) {
+	subjects := map[string]string{"ckpt": wire.CheckpointsSubject(id)} // adopted by the coordinator
+	for _, what := range []string{wire.ReportProgress, wire.ReportSamples, wire.ReportDone} {
+		subjects[what] = wire.MemberSubject(id, what, "*")
+	}
+	for what, subj := range subjects {
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) {
 			lines <- describe(what, m.Data)
 		}); err != nil {
 			return err

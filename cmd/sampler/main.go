@@ -33,6 +33,8 @@ func run() error {
 		jobName  = flag.String("job", "", "sample only this job's checkpoints (default: every job)")
 		ckpt     = flag.String("checkpoint", "", "sample this one checkpoint directory and exit (no NATS)")
 		seed     = flag.Uint64("seed", 1, "seed of the sampler's draws")
+		runsDir  = flag.String("runs-dir", "runs", "where this machine sees the cluster's run directories (the coordinator's --runs-dir)")
+		sid      = flag.String("id", "sampler", "this sampler's ID (letters, digits, '_' and '-')")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
 	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
@@ -49,7 +51,7 @@ func run() error {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := worker.SamplerConfig{Log: log, Job: *jobName, Seed: *seed}
+	cfg := worker.SamplerConfig{Log: log, Job: *jobName, Seed: *seed, RunsRoot: *runsDir, ID: *sid}
 	if *ckpt != "" {
 		s := worker.NewOfflineSampler(cfg)
 		m, err := s.SampleCheckpoint(ctx, *ckpt)

@@ -35,6 +35,7 @@ func run() error {
 		gpu      = flag.Int("gpu", def.GPU, "GPU to train on; −1 trains on the CPU (GPU support needs a build with -tags cuda)")
 		id       = flag.String("id", "", "unique worker ID, letters, digits, '_' and '-' (default: host-pid)")
 		once     = flag.Bool("once", false, "exit after one job")
+		runsDir  = flag.String("runs-dir", def.RunsRoot, "where this machine sees the cluster's run directories (the coordinator's --runs-dir, on storage every machine shares)")
 		timeout  = flag.Duration("ring-timeout", def.RingTimeout, "all-reduce deadline: a peer silent for this long fails the job")
 		logLevel = flag.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	)
@@ -52,7 +53,7 @@ func run() error {
 	}
 	defer log.Sync()
 	cfg := def
-	cfg.GPU, cfg.Once, cfg.RingTimeout, cfg.Log = *gpu, *once, *timeout, log
+	cfg.GPU, cfg.Once, cfg.RingTimeout, cfg.Log, cfg.RunsRoot = *gpu, *once, *timeout, log, *runsDir
 	cfg.ID = *id
 	if cfg.ID == "" {
 		cfg.ID = cli.SafeID(fmt.Sprintf("%s-%d", host, os.Getpid()))

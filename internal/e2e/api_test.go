@@ -67,7 +67,7 @@ func TestSubmitStatusCancelWithCredentials(t *testing.T) {
 		"--id", "c1", "--raft-bind", fmt.Sprintf("127.0.0.1:%d", raftPort), "--peers", fmt.Sprintf("c1=127.0.0.1:%d", raftPort),
 		"--data-dir", filepath.Join(dir, "raft"), "--progress-every", "500ms")
 	for i := range 2 {
-		startEnv("worker", "--nats", url, "--id", fmt.Sprintf("api%d", i))
+		startEnv("worker", "--nats", url, "--id", fmt.Sprintf("api%d", i), "--runs-dir", filepath.Join(dir, "runs"))
 	}
 	// Wait until the coordinator leads and serves.
 	for deadline := time.Now().Add(30 * time.Second); ; {

@@ -145,7 +145,7 @@ func clusterScenario(t *testing.T, sig syscall.Signal) {
 	workers := make([]*exec.Cmd, 4)
 	for i := range 4 {
 		w, _ := start(t, ctx, "worker", filepath.Join(bin, "worker"), "--nats", url, "--once", "--id", fmt.Sprintf("proc%d", i),
-			"--ring-timeout", "5s")
+			"--ring-timeout", "5s", "--runs-dir", runs)
 		workers[i] = w
 	}
 	dump := func() {
@@ -315,7 +315,8 @@ func TestJobSurvivesNATSRestart(t *testing.T) {
 	}
 	defer func() { coord.Process.Kill(); coord.Wait() }()
 	for i := range 3 {
-		start(t, ctx, "worker", filepath.Join(bin, "worker"), "--nats", url, "--id", fmt.Sprintf("nr%d", i), "--ring-timeout", "5s")
+		start(t, ctx, "worker", filepath.Join(bin, "worker"), "--nats", url, "--id", fmt.Sprintf("nr%d", i), "--ring-timeout", "5s",
+			"--runs-dir", filepath.Join(dir, "runs"))
 	}
 	for {
 		var step int

@@ -132,7 +132,7 @@ func TestMultiProcess(t *testing.T) {
 	var wOut []*syncBuffer
 	for i := range 3 {
 		w, out := start(t, ctx, "worker", filepath.Join(bin, "worker"), "--nats", url, "--once", "--id", fmt.Sprintf("proc%d", i),
-			"--ring-timeout", "20s")
+			"--ring-timeout", "20s", "--runs-dir", runs)
 		workers, wOut = append(workers, w), append(wOut, out)
 	}
 	if err := coord.Wait(); err != nil {

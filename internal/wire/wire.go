@@ -142,16 +142,13 @@ type Join struct {
 type Preflight struct {
 	Job string `json:"job"`
 	// RunDir is the run directory relative to the runs root; the token is
-	// in RunDir/PreflightFile.
+	// in RunDir (package preflight).
 	RunDir string `json:"run_dir"`
 	// DataDir and DataDigest, for an image job: the worker hashes the
 	// listing of DataDir (DataDigest) and compares.
 	DataDir    string `json:"data_dir,omitempty"`
 	DataDigest string `json:"data_digest,omitempty"`
 }
-
-// PreflightFile is the token file a coordinator writes in a run directory.
-const PreflightFile = ".levy-preflight"
 
 // JoinReply answers a Join: accepted, refused with a reason, or a
 // Preflight to answer first.
@@ -160,6 +157,9 @@ type JoinReply struct {
 	OK        bool       `json:"ok"`
 	Error     string     `json:"error,omitempty"`
 	Preflight *Preflight `json:"preflight,omitempty"`
+	// Fatal: asking again cannot help (another live process uses this
+	// worker's ID); the worker exits with Error.
+	Fatal bool `json:"fatal,omitempty"`
 }
 
 // Assign gives a worker its place in a job.
