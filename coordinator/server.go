@@ -148,7 +148,6 @@ type Result struct {
 	TotalSteps int
 }
 
-
 // Server coordinates one job.
 type Server struct {
 	cfg    Config

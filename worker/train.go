@@ -2,9 +2,9 @@ package worker
 
 import (
 	"context"
-	"io/fs"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
