@@ -596,6 +596,9 @@ const (
 )
 
 func (w *Worker) publish(subject string, m wire.Message) {
+	if f := w.cfg.faults; f != nil && f.Publish != nil && f.Publish(subject, m) {
+		return
+	}
 	b, err := wire.Encode(m)
 	if err != nil {
 		w.log.Error("encoding a message", zap.String("subject", subject), zap.Error(err))

@@ -53,6 +53,28 @@ type Config struct {
 
 	// wrapEngine, if set (tests only), wraps the engine to inject faults.
 	wrapEngine func(rank int, e Engine) Engine
+	// faults, if not nil (tests only), may drop messages.
+	faults *Faults
+}
+
+// Faults injects failures into a worker (tests only).
+type Faults struct {
+	// Publish, if not nil, may drop a message the worker sends (return
+	// true).
+	Publish func(subject string, m wire.Message) bool
+	// Engine, if not nil, wraps the engine of each job (to hang or fail
+	// it).
+	Engine func(rank int, e Engine) Engine
+}
+
+// WithFaults returns c with faults injected (for tests of this and other
+// packages).
+func (c Config) WithFaults(f *Faults) Config {
+	c.faults = f
+	if f.Engine != nil {
+		c.wrapEngine = f.Engine
+	}
+	return c
 }
 
 // DefaultConfig returns a CPU worker with the default timeouts; ID and

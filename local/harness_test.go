@@ -1,0 +1,201 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/worker"
+)
+
+// cluster is an in-process cluster for protocol tests: a real NATS
+// server, real workers, one coordinator or three raft coordinators.
+type cluster struct {
+	t     *testing.T
+	ns    *server.Server
+	runs  string
+	spec  job.Spec
+	ctx   context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	nodes []*coordinator.Node
+	peers []coordinator.Peer
+	dirs  []string
+}
+
+func newCluster(t *testing.T, spec job.Spec) *cluster {
+	t.Helper()
+	ns, err := StartServer("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 3*time.Minute)
+	c := &cluster{t: t, ns: ns, runs: t.TempDir(), spec: spec, ctx: ctx, stop: stop}
+	t.Cleanup(func() {
+		c.stop()
+		c.wg.Wait()
+		c.mu.Lock()
+		for _, nd := range c.nodes {
+			if nd != nil {
+				nd.Shutdown()
+			}
+		}
+		c.mu.Unlock()
+		ns.Shutdown()
+	})
+	return c
+}
+
+func (c *cluster) conn() *nats.Conn {
+	nc, err := nats.Connect(c.ns.ClientURL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// coordConfig is a fast coordinator configuration of the cluster's job.
+func (c *cluster) coordConfig(workers int) coordinator.Config {
+	cc := coordinator.DefaultConfig()
+	cc.NATS, cc.Job, cc.Workers, cc.RunsDir, cc.Progress = c.conn(), c.spec, workers, c.runs, nil
+	if testing.Verbose() {
+		cc.Progress = os.Stdout
+	}
+	cc.HandshakeEvery, cc.DeadAfter, cc.RejoinWindow = 200*time.Millisecond, 2*time.Second, time.Second
+	return cc
+}
+
+// worker starts a worker; done receives Run's error.
+func (c *cluster) worker(id string, f *worker.Faults, tweak ...func(*worker.Config)) (cancel context.CancelFunc, done <-chan error) {
+	wc := worker.DefaultConfig()
+	wc.ID, wc.NATS, wc.Once, wc.RunsRoot = id, c.conn(), true, c.runs
+	wc.JoinRetry, wc.HeartbeatEvery, wc.StartTimeout = 100*time.Millisecond, 200*time.Millisecond, 10*time.Second
+	if f != nil {
+		wc = wc.WithFaults(f)
+	}
+	for _, tw := range tweak {
+		tw(&wc)
+	}
+	w, err := worker.New(wc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	ch := make(chan error, 1)
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); ch <- w.Run(ctx) }()
+	return cancel, ch
+}
+
+// run runs one coordinator to the end of the job.
+func (c *cluster) run(cc coordinator.Config) (*coordinator.Result, error) {
+	s, err := coordinator.New(cc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return s.Run(c.ctx)
+}
+
+// raft starts three raft coordinators (configured by tweak(i, cfg)); the
+// first Result of a finished job arrives on the channel.
+func (c *cluster) raft(workers int, tweak func(i int, cc *coordinator.Config)) <-chan *coordinator.Result {
+	c.t.Helper()
+	for i := range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: l.Addr().String()})
+		l.Close()
+		c.dirs = append(c.dirs, c.t.TempDir())
+	}
+	c.nodes = make([]*coordinator.Node, 3)
+	results := make(chan *coordinator.Result, 3)
+	for i := range 3 {
+		c.startNode(i, workers, tweak, results)
+	}
+	return results
+}
+
+func (c *cluster) startNode(i, workers int, tweak func(i int, cc *coordinator.Config), results chan<- *coordinator.Result) {
+	nd, err := coordinator.NewNode(coordinator.NodeConfig{ID: c.peers[i].ID, Bind: c.peers[i].Addr, Peers: c.peers,
+		DataDir: c.dirs[i], Fast: true})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.nodes[i] = nd
+	c.mu.Unlock()
+	cc := c.coordConfig(workers)
+	cc.Raft = nd
+	if tweak != nil {
+		tweak(i, &cc)
+	}
+	s, err := coordinator.New(cc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for c.ctx.Err() == nil {
+			res, err := s.Run(c.ctx)
+			if errors.Is(err, coordinator.ErrNotLeader) {
+				continue
+			}
+			if err == nil {
+				results <- res
+			}
+			return
+		}
+	}()
+}
+
+// leader returns the index of the leading coordinator (-1: none).
+func (c *cluster) leader() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, nd := range c.nodes {
+		if nd != nil && nd.IsLeader() {
+			return i
+		}
+	}
+	return -1
+}
+
+// kill shuts coordinator i down.
+func (c *cluster) kill(i int) {
+	c.mu.Lock()
+	nd := c.nodes[i]
+	c.nodes[i] = nil
+	c.mu.Unlock()
+	if nd != nil {
+		nd.Shutdown()
+	}
+}
+
+// job reads the job's record on any live coordinator.
+func (c *cluster) job() (coordinator.Job, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nd := range c.nodes {
+		if nd != nil {
+			if j, ok := nd.FSM.Job(c.spec.Name); ok {
+				return j, true
+			}
+		}
+	}
+	return coordinator.Job{}, false
+}
