@@ -83,9 +83,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := dec.Decode(s); err != nil {
 		return fmt.Errorf("coordinator: restoring a raft snapshot: %w", err)
 	}
-	if s.Jobs == nil {
-		s.Jobs = map[string]*Job{}
-	}
+	s.normalize()
 	f.mu.Lock()
 	f.state = s
 	f.mu.Unlock()

@@ -52,6 +52,11 @@ type Op struct {
 }
 
 // Job is the coordinator's record of one job.
+//
+// Done and Ready are empty, not nil, while a ring runs. They have no
+// omitempty: a raft snapshot must keep an empty map empty (restored as
+// nil, it made the next ready or rank_done report panic in raft's FSM
+// goroutine, on every restart).
 type Job struct {
 	ID         string          `json:"id"`
 	Spec       json.RawMessage `json:"spec"`
@@ -63,9 +68,9 @@ type Job struct {
 	Step       int             `json:"step"`
 	Latest     string          `json:"latest,omitempty"` // newest checkpoint directory
 	LatestStep int             `json:"latest_step"`
-	Done       map[int]string  `json:"done,omitempty"` // rank → error ("" = clean)
+	Done       map[int]string  `json:"done"` // rank → error ("" = clean)
 	StopAsked  bool            `json:"stop_asked,omitempty"`
-	Ready      map[int]bool    `json:"ready,omitempty"` // ranks listening on the current ring
+	Ready      map[int]bool    `json:"ready"` // ranks listening on the current ring
 	Error      string          `json:"error,omitempty"`
 	Seq        int             `json:"seq"`                // submission order
 	Loss       float64         `json:"loss,omitempty"`     // from the newest progress report
@@ -177,6 +182,9 @@ func (s *State) Apply(op Op) error {
 		if op.Rank < 0 || op.Rank >= j.Want {
 			return opErr(op, "rank %d of %d", op.Rank, j.Want)
 		}
+		if j.Ready == nil {
+			j.Ready = map[int]bool{}
+		}
 		j.Ready[op.Rank] = true
 	case OpProgress:
 		if op.Step > j.Step {
@@ -221,6 +229,9 @@ func (s *State) Apply(op Op) error {
 	case OpStopAsked:
 		j.StopAsked = true
 	case OpRankDone:
+		if j.Done == nil && (j.Phase == PhaseFailed || j.Phase == PhaseRunning) {
+			j.Done = map[int]string{}
+		}
 		if j.Phase == PhaseFailed {
 			j.Done[op.Rank] = op.Error // the others following a failure
 			return nil
@@ -254,6 +265,31 @@ func (s *State) Apply(op Op) error {
 		return opErr(op, "unknown op")
 	}
 	return nil
+}
+
+// normalize repairs a state decoded from a snapshot written while Done
+// and Ready were omitempty: a running job gets the empty maps OpStart
+// gave it, a failed one its Done map, and a job recorded as null is
+// dropped.
+func (s *State) normalize() {
+	if s.Jobs == nil {
+		s.Jobs = map[string]*Job{}
+	}
+	for id, j := range s.Jobs {
+		switch {
+		case j == nil:
+			delete(s.Jobs, id)
+		case j.Phase == PhaseRunning:
+			if j.Ready == nil {
+				j.Ready = map[int]bool{}
+			}
+			fallthrough
+		case j.Phase == PhaseFailed:
+			if j.Done == nil {
+				j.Done = map[int]string{}
+			}
+		}
+	}
 }
 
 // specSteps reads the job's total steps from its spec (0 if unreadable).
