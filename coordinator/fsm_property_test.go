@@ -95,13 +95,37 @@ func canon(s *State) *State {
 }
 
 // straight applies ops to a new State and returns it with each outcome.
-func straight(ops []Op) (*State, []outcome) {
+// Before each op it checks State.Check: the same error as Apply, and no
+// change to the state.
+func straight(t testing.TB, ops []Op) (*State, []outcome) {
+	t.Helper()
 	s := NewState()
 	out := make([]outcome, len(ops))
 	for i, op := range ops {
+		before := s.clone()
+		c := checkOne(s, op)
+		if !reflect.DeepEqual(s, before) {
+			t.Fatalf("op %d %+v: Check changed the state: %s", i, op, diffStates(before, s))
+		}
 		out[i] = applyOne(s, op)
+		if c != out[i] {
+			t.Fatalf("op %d %+v: Check says %v, Apply %v", i, op, c, out[i])
+		}
 	}
 	return s, out
+}
+
+// checkOne is applyOne for State.Check.
+func checkOne(s *State, op Op) (o outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o.Panic = fmt.Sprint(r)
+		}
+	}()
+	if err := s.Check(op); err != nil {
+		o.Err = err.Error()
+	}
+	return o
 }
 
 // checkCut applies ops[:cut], goes through a snapshot and applies the
@@ -342,7 +366,7 @@ func TestFSMSnapshotAnywhere(t *testing.T) {
 	for seq := range sequences {
 		g := &opGen{r: rand.New(rand.NewPCG(uint64(seq), 0x1e5))}
 		ops := g.sequence(40 + g.r.IntN(80))
-		want, wantOut := straight(ops)
+		want, wantOut := straight(t, ops)
 		for i, o := range wantOut {
 			if o.Panic != "" {
 				t.Fatalf("sequence %d op %d %+v panicked straight through: %s", seq, i, ops[i], o.Panic)
@@ -433,7 +457,7 @@ func TestFSMSnapshotOfAStartedRing(t *testing.T) {
 	ops := []Op{{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 2},
 		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"},
 		{Kind: OpReady, Job: "j", Rank: 0}, {Kind: OpRankDone, Job: "j", Rank: 1, Step: 3}}
-	want, wantOut := straight(ops)
+	want, wantOut := straight(t, ops)
 	for cut := range len(ops) + 1 {
 		mustCut(t, ops, cut, want, wantOut)
 	}
@@ -499,7 +523,7 @@ func FuzzStateApply(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ops, cut := decodeOps(b)
-		want, wantOut := straight(ops)
+		want, wantOut := straight(t, ops)
 		for i, o := range wantOut {
 			if o.Panic != "" {
 				t.Fatalf("op %d %+v panicked: %s", i, ops[i], o.Panic)
@@ -528,7 +552,7 @@ func TestFSMRestoresOldSnapshot(t *testing.T) {
 	if err := f.Restore(io.NopCloser(strings.NewReader(old))); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := straight([]Op{{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 2},
+	want, _ := straight(t, []Op{{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 2},
 		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"}})
 	if d := diffStates(want, f.state); d != "" {
 		t.Fatalf("restored: %s", d)

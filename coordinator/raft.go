@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -54,6 +57,37 @@ func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.state.Apply(op)
+}
+
+// Check returns the error that applying op now would return, without
+// applying it.
+func (f *FSM) Check(op Op) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Check(op)
+}
+
+// Job returns a deep copy of job id.
+func (f *FSM) Job(id string) (Job, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j := f.state.Jobs[id]
+	if j == nil {
+		return Job{}, false
+	}
+	return *j.Clone(), true
+}
+
+// Jobs returns deep copies of all jobs in submission order.
+func (f *FSM) Jobs() []Job {
+	f.mu.RLock()
+	out := make([]Job, 0, len(f.state.Jobs))
+	for _, j := range f.state.Jobs {
+		out = append(out, *j.Clone())
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }
 
 // Read runs fn with the state under a read lock; fn must not keep it.
@@ -160,6 +194,11 @@ type Node struct {
 	FSM   *FSM
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
+	// caughtUp is the raft term in which this node, leading, saw a
+	// barrier applied: from then on until the term ends its FSM holds
+	// every entry acknowledged to anyone, and Apply may refuse an op by
+	// checking it against the FSM.
+	caughtUp atomic.Uint64
 }
 
 // NewNode opens (or creates) the node's raft state in DataDir and joins
@@ -240,11 +279,18 @@ func (n *Node) Leader() (id, addr string) {
 }
 
 // Apply replicates op and applies it; on a follower it returns a
-// *NotLeaderError naming the leader.
+// *NotLeaderError naming the leader. An op the state refuses returns its
+// error (wrapping ErrOp) without being replicated, once this leader's
+// FSM has caught up with the log (see checkable).
 func (n *Node) Apply(op Op, timeout time.Duration) error {
 	if !n.IsLeader() {
 		id, addr := n.Leader()
 		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+	}
+	if n.checkable(timeout) {
+		if err := n.FSM.Check(op); err != nil {
+			return err
+		}
 	}
 	b, err := json.Marshal(op)
 	if err != nil {
@@ -262,6 +308,26 @@ func (n *Node) Apply(op Op, timeout time.Duration) error {
 		return err
 	}
 	return nil
+}
+
+// checkable reports whether the FSM may judge ops for this leader: only
+// once a barrier has been applied in the current term. Before that a new
+// leader's FSM may lack entries that an earlier leader committed and
+// acknowledged, and refusing on that stale state would contradict them
+// ("no such job" for a job whose submit succeeded). A failed barrier
+// leaves the op to go through raft, as every op did before.
+func (n *Node) checkable(timeout time.Duration) bool {
+	term := n.Raft.CurrentTerm()
+	if n.caughtUp.Load() == term {
+		return true
+	}
+	if err := n.Raft.Barrier(timeout).Error(); err != nil {
+		return false
+	}
+	// Storing the term read before the barrier: if the term moved on
+	// meanwhile, the next call sees a mismatch and asks again.
+	n.caughtUp.Store(term)
+	return true
 }
 
 // Shutdown stops the node and closes its files.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -85,6 +86,22 @@ type Job struct {
 	Grows   int      `json:"grows,omitempty"` // rings re-formed to take in new workers
 }
 
+// Clone returns a deep copy of j: no map, slice or Spec is shared, and
+// a nil one stays nil (an empty one empty). The clone of nil is nil.
+func (j *Job) Clone() *Job {
+	if j == nil {
+		return nil
+	}
+	c := *j
+	c.Spec = slices.Clone(j.Spec)
+	c.Members = slices.Clone(j.Members)
+	c.Done = maps.Clone(j.Done)
+	c.Ready = maps.Clone(j.Ready)
+	c.Failures = slices.Clone(j.Failures)
+	c.Pending = slices.Clone(j.Pending)
+	return &c
+}
+
 // Bounds returns the fewest and the most workers of a ring.
 func (j *Job) Bounds() (lo, hi int) {
 	lo, hi = max(1, j.Min), j.Max
@@ -105,6 +122,26 @@ func NewState() *State { return &State{Jobs: map[string]*Job{}} }
 
 func opErr(op Op, format string, a ...any) error {
 	return fmt.Errorf("%w: %s %s: %s", ErrOp, op.Kind, op.Job, fmt.Sprintf(format, a...))
+}
+
+// clone returns a deep copy of s.
+func (s *State) clone() *State {
+	c := &State{Jobs: make(map[string]*Job, len(s.Jobs)), NextSeq: s.NextSeq}
+	for id, j := range s.Jobs {
+		c.Jobs[id] = j.Clone()
+	}
+	return c
+}
+
+// Check returns the error Apply(op) would return, without changing s.
+func (s *State) Check(op Op) error {
+	// Apply reads and writes op's job and NextSeq only: apply op to a
+	// state holding a copy of them.
+	scratch := &State{Jobs: map[string]*Job{}, NextSeq: s.NextSeq}
+	if j := s.Jobs[op.Job]; j != nil {
+		scratch.Jobs[op.Job] = j.Clone()
+	}
+	return scratch.Apply(op)
 }
 
 // Apply applies op. It is deterministic: the same ops in the same order
