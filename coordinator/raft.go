@@ -217,8 +217,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn,
-		Output: zap.NewStdLog(log.With(zap.String("coordinator", cfg.ID))).Writer()})
+	// Raft's entries go to zap as structured entries, at info and above
+	// (raft's debug and trace are its own internals); zap's level
+	// filters further.
+	rc.Logger = newHclog(log.With(zap.String("coordinator", cfg.ID)), hclog.Info).Named("raft")
 	if cfg.Fast {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = 150*time.Millisecond, 150*time.Millisecond
 		rc.LeaderLeaseTimeout, rc.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
