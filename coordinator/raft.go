@@ -170,6 +170,13 @@ type NodeConfig struct {
 	// Fast uses tuned timeouts (≈ 0.1–0.2 s elections, as measured in
 	// ../shared/DEPENDENCIES.md §7) instead of raft's 1 s defaults.
 	Fast bool
+	// TLSCAFile, TLSCertFile and TLSKeyFile (PEM; all three or none) run
+	// raft over mutual TLS 1.3: a coordinator accepts connections, and
+	// connects, only to peers whose certificate the CA signed, and a
+	// peer's certificate must name the host of its address in Peers (an
+	// IP address or DNS SAN). Without them raft runs over plain TCP,
+	// with no authentication.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
 }
 
 // Validate reports the first bad field.
@@ -184,8 +191,20 @@ func (c NodeConfig) Validate() error {
 	if !found {
 		return fmt.Errorf("coordinator: --id %s is not among --peers", c.ID)
 	}
+	return c.ValidateTLS()
+}
+
+// ValidateTLS reports TLS files given without the other two.
+func (c NodeConfig) ValidateTLS() error {
+	if set := c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != ""; set && (c.TLSCAFile == "" || c.TLSCertFile == "" || c.TLSKeyFile == "") {
+		return fmt.Errorf("coordinator: raft over TLS needs all three of --raft-tls-ca (%q), --raft-tls-cert (%q) and --raft-tls-key (%q)",
+			c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile)
+	}
 	return nil
 }
+
+// TLS reports whether raft runs over mutual TLS.
+func (c NodeConfig) TLS() bool { return c.TLSCAFile != "" }
 
 // Node is one member of the coordinators' raft group.
 type Node struct {
@@ -239,7 +258,17 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+	var trans *raft.NetworkTransport
+	if cfg.TLS() {
+		tc, terr := raftTLSConfig(cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile)
+		if terr != nil {
+			store.Close()
+			return nil, terr
+		}
+		trans, err = newTLSTransport(cfg.Bind, addr, tc, rc.Logger)
+	} else {
+		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+	}
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)

@@ -46,11 +46,18 @@ type group struct {
 	peers []Peer
 	dirs  []string
 	nodes []*Node
+	// setup, if not nil, completes node i's configuration.
+	setup func(i int, c *NodeConfig)
 }
 
 func newGroup(t *testing.T, n int) *group {
 	t.Helper()
-	g := &group{t: t}
+	return newGroupWith(t, n, nil)
+}
+
+func newGroupWith(t *testing.T, n int, setup func(i int, c *NodeConfig)) *group {
+	t.Helper()
+	g := &group{t: t, setup: setup}
 	for i, a := range freeAddrs(t, n) {
 		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("c%d", i+1), Addr: a})
 		g.dirs = append(g.dirs, t.TempDir())
@@ -70,7 +77,11 @@ func newGroup(t *testing.T, n int) *group {
 }
 
 func (g *group) start(i int) {
-	nd, err := NewNode(NodeConfig{ID: g.peers[i].ID, Bind: g.peers[i].Addr, Peers: g.peers, DataDir: g.dirs[i], Fast: true})
+	c := NodeConfig{ID: g.peers[i].ID, Bind: g.peers[i].Addr, Peers: g.peers, DataDir: g.dirs[i], Fast: true}
+	if g.setup != nil {
+		g.setup(i, &c)
+	}
+	nd, err := NewNode(c)
 	if err != nil {
 		g.t.Fatal(err)
 	}
