@@ -83,7 +83,9 @@ func (f *FSM) Jobs() []Job {
 	f.mu.RLock()
 	out := make([]Job, 0, len(f.state.Jobs))
 	for _, j := range f.state.Jobs {
-		out = append(out, *j.Clone())
+		if j != nil {
+			out = append(out, *j.Clone())
+		}
 	}
 	f.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.Seq, b.Seq) })

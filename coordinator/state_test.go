@@ -303,6 +303,10 @@ func TestFSMCopies(t *testing.T) {
 		t.Fatalf("Jobs: %+v", all)
 	}
 	all[0].Done[7] = "z"
+	f.state.Jobs["null"] = nil // as a State built by hand may hold
+	if n := len(f.Jobs()); n != 2 {
+		t.Fatalf("Jobs with a nil entry: %d jobs", n)
+	}
 	if len(f.state.Jobs["j"].Done) != 1 {
 		t.Fatal("changing Jobs' copy changed the FSM")
 	}
