@@ -129,9 +129,13 @@ func dialRaft(addr string, config *tls.Config) error {
 func TestRaftMutualTLS(t *testing.T) {
 	ca, evil := newTestCA(t, "levy raft CA"), newTestCA(t, "impostor CA")
 	core, logs := observed(zap.WarnLevel)
+	// The group runs on raft's default timeouts (a 500 ms leader lease,
+	// not Fast's 100 ms), so that a loaded machine does not change its
+	// leader or term while the test watches them; the impostor is Fast,
+	// and campaigns every 150 ms.
 	g := newGroupWith(t, 3, func(i int, c *NodeConfig) {
 		withTLS(t, c, ca, ca)
-		c.Log = core
+		c.Log, c.Fast = core, false
 	})
 	l := g.leader()
 	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1}, {Kind: OpProgress, Job: "j", Step: 7}} {
