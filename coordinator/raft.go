@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -56,6 +59,39 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.state.Apply(op)
 }
 
+// Check returns the error that applying op now would return, without
+// applying it.
+func (f *FSM) Check(op Op) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Check(op)
+}
+
+// Job returns a deep copy of job id.
+func (f *FSM) Job(id string) (Job, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j := f.state.Jobs[id]
+	if j == nil {
+		return Job{}, false
+	}
+	return *j.Clone(), true
+}
+
+// Jobs returns deep copies of all jobs in submission order.
+func (f *FSM) Jobs() []Job {
+	f.mu.RLock()
+	out := make([]Job, 0, len(f.state.Jobs))
+	for _, j := range f.state.Jobs {
+		if j != nil {
+			out = append(out, *j.Clone())
+		}
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
+}
+
 // Read runs fn with the state under a read lock; fn must not keep it.
 func (f *FSM) Read(fn func(*State)) {
 	f.mu.RLock()
@@ -83,9 +119,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := dec.Decode(s); err != nil {
 		return fmt.Errorf("coordinator: restoring a raft snapshot: %w", err)
 	}
-	if s.Jobs == nil {
-		s.Jobs = map[string]*Job{}
-	}
+	s.normalize()
 	f.mu.Lock()
 	f.state = s
 	f.mu.Unlock()
@@ -138,6 +172,13 @@ type NodeConfig struct {
 	// Fast uses tuned timeouts (≈ 0.1–0.2 s elections, as measured in
 	// ../shared/DEPENDENCIES.md §7) instead of raft's 1 s defaults.
 	Fast bool
+	// TLSCAFile, TLSCertFile and TLSKeyFile (PEM; all three or none) run
+	// raft over mutual TLS 1.3: a coordinator accepts connections, and
+	// connects, only to peers whose certificate the CA signed, and a
+	// peer's certificate must name the host of its address in Peers (an
+	// IP address or DNS SAN). Without them raft runs over plain TCP,
+	// with no authentication.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
 }
 
 // Validate reports the first bad field.
@@ -152,8 +193,20 @@ func (c NodeConfig) Validate() error {
 	if !found {
 		return fmt.Errorf("coordinator: --id %s is not among --peers", c.ID)
 	}
+	return c.ValidateTLS()
+}
+
+// ValidateTLS reports TLS files given without the other two.
+func (c NodeConfig) ValidateTLS() error {
+	if set := c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != ""; set && (c.TLSCAFile == "" || c.TLSCertFile == "" || c.TLSKeyFile == "") {
+		return fmt.Errorf("coordinator: raft over TLS needs all three of --raft-tls-ca (%q), --raft-tls-cert (%q) and --raft-tls-key (%q)",
+			c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile)
+	}
 	return nil
 }
+
+// TLS reports whether raft runs over mutual TLS.
+func (c NodeConfig) TLS() bool { return c.TLSCAFile != "" }
 
 // Node is one member of the coordinators' raft group.
 type Node struct {
@@ -163,6 +216,11 @@ type Node struct {
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
 	lead  *leadership
+	// caughtUp is the raft term in which this node, leading, saw a
+	// barrier applied: from then on until the term ends its FSM holds
+	// every entry acknowledged to anyone, and Apply may refuse an op by
+	// checking it against the FSM.
+	caughtUp atomic.Uint64
 }
 
 // NewNode opens (or creates) the node's raft state in DataDir and joins
@@ -181,8 +239,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn,
-		Output: zap.NewStdLog(log.With(zap.String("coordinator", cfg.ID))).Writer()})
+	// Raft's entries go to zap as structured entries, at info and above
+	// (raft's debug and trace are its own internals); zap's level
+	// filters further.
+	rc.Logger = newHclog(log.With(zap.String("coordinator", cfg.ID)), hclog.Info).Named("raft")
 	if cfg.Fast {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = 150*time.Millisecond, 150*time.Millisecond
 		rc.LeaderLeaseTimeout, rc.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
@@ -201,7 +261,17 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+	var trans *raft.NetworkTransport
+	if cfg.TLS() {
+		tc, terr := raftTLSConfig(cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile)
+		if terr != nil {
+			store.Close()
+			return nil, terr
+		}
+		trans, err = newTLSTransport(cfg.Bind, addr, tc, rc.Logger)
+	} else {
+		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+	}
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
@@ -245,11 +315,18 @@ func (n *Node) Leader() (id, addr string) {
 }
 
 // Apply replicates op and applies it; on a follower it returns a
-// *NotLeaderError naming the leader.
+// *NotLeaderError naming the leader. An op the state refuses returns its
+// error (wrapping ErrOp) without being replicated, once this leader's
+// FSM has caught up with the log (see checkable).
 func (n *Node) Apply(op Op, timeout time.Duration) error {
 	if !n.IsLeader() {
 		id, addr := n.Leader()
 		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+	}
+	if n.checkable(timeout) {
+		if err := n.FSM.Check(op); err != nil {
+			return err
+		}
 	}
 	b, err := json.Marshal(op)
 	if err != nil {
@@ -267,6 +344,26 @@ func (n *Node) Apply(op Op, timeout time.Duration) error {
 		return err
 	}
 	return nil
+}
+
+// checkable reports whether the FSM may judge ops for this leader: only
+// once a barrier has been applied in the current term. Before that a new
+// leader's FSM may lack entries that an earlier leader committed and
+// acknowledged, and refusing on that stale state would contradict them
+// ("no such job" for a job whose submit succeeded). A failed barrier
+// leaves the op to go through raft, as every op did before.
+func (n *Node) checkable(timeout time.Duration) bool {
+	term := n.Raft.CurrentTerm()
+	if n.caughtUp.Load() == term {
+		return true
+	}
+	if err := n.Raft.Barrier(timeout).Error(); err != nil {
+		return false
+	}
+	// Storing the term read before the barrier: if the term moved on
+	// meanwhile, the next call sees a mismatch and asks again.
+	n.caughtUp.Store(term)
+	return true
 }
 
 // Shutdown stops the node and closes its files.

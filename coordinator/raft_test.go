@@ -46,11 +46,18 @@ type group struct {
 	peers []Peer
 	dirs  []string
 	nodes []*Node
+	// setup, if not nil, completes node i's configuration.
+	setup func(i int, c *NodeConfig)
 }
 
 func newGroup(t *testing.T, n int) *group {
 	t.Helper()
-	g := &group{t: t}
+	return newGroupWith(t, n, nil)
+}
+
+func newGroupWith(t *testing.T, n int, setup func(i int, c *NodeConfig)) *group {
+	t.Helper()
+	g := &group{t: t, setup: setup}
 	for i, a := range freeAddrs(t, n) {
 		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("c%d", i+1), Addr: a})
 		g.dirs = append(g.dirs, t.TempDir())
@@ -70,7 +77,11 @@ func newGroup(t *testing.T, n int) *group {
 }
 
 func (g *group) start(i int) {
-	nd, err := NewNode(NodeConfig{ID: g.peers[i].ID, Bind: g.peers[i].Addr, Peers: g.peers, DataDir: g.dirs[i], Fast: true})
+	c := NodeConfig{ID: g.peers[i].ID, Bind: g.peers[i].Addr, Peers: g.peers, DataDir: g.dirs[i], Fast: true}
+	if g.setup != nil {
+		g.setup(i, &c)
+	}
+	nd, err := NewNode(c)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -226,3 +237,37 @@ type rc struct{ *strings.Reader }
 func (rc) Close() error { return nil }
 
 func readCloser(b []byte) rc { return rc{strings.NewReader(string(b))} }
+
+// TestRaftRefusedOpsAreNotReplicated: an op the state refuses comes back
+// as its error without going through raft, so a worker retrying a join
+// that cannot succeed does not grow the log.
+func TestRaftRefusedOpsAreNotReplicated(t *testing.T) {
+	g := newGroup(t, 1)
+	ld := g.nodes[g.leader()]
+	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpStart, Job: "j"}} {
+		if err := ld.Apply(op, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 20
+	before := ld.Raft.LastIndex()
+	for i := range n {
+		for _, op := range []Op{{Kind: OpJoin, Job: "j", Worker: "a"}, // still in the ring
+			{Kind: OpJoin, Job: "j", Worker: fmt.Sprint("w", i)}, // the ring is full
+			{Kind: OpReady, Job: "j", Rank: 1}, {Kind: OpJoin, Job: "nobody", Worker: "a"}} {
+			if err := ld.Apply(op, time.Second); !errors.Is(err, ErrOp) {
+				t.Fatalf("%+v: %v, want ErrOp", op, err)
+			}
+		}
+	}
+	if after := ld.Raft.LastIndex(); after != before {
+		t.Fatalf("%d refused ops moved raft's last index from %d to %d", 4*n, before, after)
+	}
+	if err := ld.Apply(Op{Kind: OpReady, Job: "j", Rank: 0}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if after := ld.Raft.LastIndex(); after <= before {
+		t.Fatalf("an accepted op left raft's last index at %d", after)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -56,6 +57,11 @@ type Op struct {
 }
 
 // Job is the coordinator's record of one job.
+//
+// Done and Ready are empty, not nil, while a ring runs. They have no
+// omitempty: a raft snapshot must keep an empty map empty (restored as
+// nil, it made the next ready or rank_done report panic in raft's FSM
+// goroutine, on every restart).
 type Job struct {
 	ID         string          `json:"id"`
 	Spec       json.RawMessage `json:"spec"`
@@ -67,9 +73,9 @@ type Job struct {
 	Step       int             `json:"step"`
 	Latest     string          `json:"latest,omitempty"` // newest checkpoint directory
 	LatestStep int             `json:"latest_step"`
-	Done       map[int]string  `json:"done,omitempty"` // rank → error ("" = clean)
+	Done       map[int]string  `json:"done"` // rank → error ("" = clean)
 	StopAsked  bool            `json:"stop_asked,omitempty"`
-	Ready      map[int]bool    `json:"ready,omitempty"` // ranks listening on the current ring
+	Ready      map[int]bool    `json:"ready"` // ranks listening on the current ring
 	Error      string          `json:"error,omitempty"`
 	Seq        int             `json:"seq"`                // submission order
 	Loss       float64         `json:"loss,omitempty"`     // from the newest progress report
@@ -88,6 +94,23 @@ type Job struct {
 	Incarnations map[string]string `json:"incarnations,omitempty"`
 	// GrowAsked is the generation asked to regroup for pending workers.
 	GrowAsked uint64 `json:"grow_asked,omitempty"`
+}
+
+// Clone returns a deep copy of j: no map, slice or Spec is shared, and
+// a nil one stays nil (an empty one empty). The clone of nil is nil.
+func (j *Job) Clone() *Job {
+	if j == nil {
+		return nil
+	}
+	c := *j
+	c.Spec = slices.Clone(j.Spec)
+	c.Members = slices.Clone(j.Members)
+	c.Done = maps.Clone(j.Done)
+	c.Ready = maps.Clone(j.Ready)
+	c.Failures = slices.Clone(j.Failures)
+	c.Pending = slices.Clone(j.Pending)
+	c.Incarnations = maps.Clone(j.Incarnations)
+	return &c
 }
 
 // Bounds returns the fewest and the most workers of a ring.
@@ -110,6 +133,26 @@ func NewState() *State { return &State{Jobs: map[string]*Job{}} }
 
 func opErr(op Op, format string, a ...any) error {
 	return fmt.Errorf("%w: %s %s: %s", ErrOp, op.Kind, op.Job, fmt.Sprintf(format, a...))
+}
+
+// clone returns a deep copy of s.
+func (s *State) clone() *State {
+	c := &State{Jobs: make(map[string]*Job, len(s.Jobs)), NextSeq: s.NextSeq}
+	for id, j := range s.Jobs {
+		c.Jobs[id] = j.Clone()
+	}
+	return c
+}
+
+// Check returns the error Apply(op) would return, without changing s.
+func (s *State) Check(op Op) error {
+	// Apply reads and writes op's job and NextSeq only: apply op to a
+	// state holding a copy of them.
+	scratch := &State{Jobs: map[string]*Job{}, NextSeq: s.NextSeq}
+	if j := s.Jobs[op.Job]; j != nil {
+		scratch.Jobs[op.Job] = j.Clone()
+	}
+	return scratch.Apply(op)
 }
 
 // Apply applies op. It is deterministic: the same ops in the same order
@@ -191,6 +234,9 @@ func (s *State) Apply(op Op) error {
 		if op.Rank < 0 || op.Rank >= j.Want {
 			return opErr(op, "rank %d of %d", op.Rank, j.Want)
 		}
+		if j.Ready == nil {
+			j.Ready = map[int]bool{}
+		}
 		j.Ready[op.Rank] = true
 	case OpProgress:
 		if op.Step > j.Step {
@@ -249,6 +295,9 @@ func (s *State) Apply(op Op) error {
 		j.Phase, j.Step = PhaseDone, op.Step
 		j.Latest, j.LatestStep = op.Dir, op.Step
 	case OpRankDone:
+		if j.Done == nil && (j.Phase == PhaseFailed || j.Phase == PhaseRunning) {
+			j.Done = map[int]string{}
+		}
 		if j.Phase == PhaseFailed {
 			j.Done[op.Rank] = op.Error // the others following a failure
 			return nil
@@ -297,6 +346,31 @@ func (j *Job) setIncarnation(worker, inc string) {
 
 // SpecSteps is the job's total steps, read from its spec (0 if unreadable).
 func (j *Job) SpecSteps() int { return j.specSteps() }
+
+// normalize repairs a state decoded from a snapshot written while Done
+// and Ready were omitempty: a running job gets the empty maps OpStart
+// gave it, a failed one its Done map, and a job recorded as null is
+// dropped.
+func (s *State) normalize() {
+	if s.Jobs == nil {
+		s.Jobs = map[string]*Job{}
+	}
+	for id, j := range s.Jobs {
+		switch {
+		case j == nil:
+			delete(s.Jobs, id)
+		case j.Phase == PhaseRunning:
+			if j.Ready == nil {
+				j.Ready = map[int]bool{}
+			}
+			fallthrough
+		case j.Phase == PhaseFailed:
+			if j.Done == nil {
+				j.Done = map[int]string{}
+			}
+		}
+	}
+}
 
 // specSteps reads the job's total steps from its spec (0 if unreadable).
 func (j *Job) specSteps() int {

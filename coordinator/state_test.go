@@ -3,6 +3,8 @@ package coordinator
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -203,5 +205,112 @@ func TestStateGrow(t *testing.T) {
 	}
 	if err := s.Apply(Op{Kind: OpSubmit, Job: "k", Spec: spec(100), Want: 2, Min: 3}); !errors.Is(err, ErrOp) {
 		t.Errorf("want below min: %v", err)
+	}
+}
+
+// running returns a state with job j running on a and b, two ranks
+// ready, a pending worker and a failure behind it.
+func running(t *testing.T) *State {
+	t.Helper()
+	s := NewState()
+	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 2, Max: 3},
+		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"},
+		{Kind: OpRegroup, Job: "j", Want: 2, Error: "x"}, {Kind: OpJoin, Job: "j", Worker: "a"},
+		{Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"}, {Kind: OpJoin, Job: "j", Worker: "c"},
+		{Kind: OpReady, Job: "j", Rank: 0}, {Kind: OpRankDone, Job: "j", Rank: 1, Step: 5}} {
+		if err := s.Apply(op); err != nil {
+			t.Fatalf("%+v: %v", op, err)
+		}
+	}
+	return s
+}
+
+func TestJobClone(t *testing.T) {
+	j := running(t).Jobs["j"]
+	c := j.Clone()
+	if !reflect.DeepEqual(c, j) {
+		t.Fatalf("clone %+v of %+v", c, j)
+	}
+	// Nothing of the clone is shared.
+	c.Spec[0] = ' '
+	c.Members[0], c.Pending[0], c.Failures[0] = "z", "z", "z"
+	c.Done[0], c.Ready[1] = "z", true
+	if j.Spec[0] != '{' || j.Members[0] != "a" || j.Pending[0] != "c" || j.Failures[0] != "x" || len(j.Done) != 1 || len(j.Ready) != 1 {
+		t.Fatalf("changing the clone changed the job: %+v", j)
+	}
+	// Nil stays nil, empty stays empty.
+	w := &Job{Members: []string{}, Ready: map[int]bool{}}
+	if c := w.Clone(); c.Members == nil || c.Ready == nil || c.Done != nil || c.Pending != nil || c.Spec != nil {
+		t.Fatalf("clone of %#v: %#v", w, c)
+	}
+	var none *Job
+	if none.Clone() != nil {
+		t.Fatal("a nil job's clone")
+	}
+}
+
+// TestStateCheck: Check returns Apply's error and changes nothing
+// (fsm_property_test.go checks the same over random sequences).
+func TestStateCheck(t *testing.T) {
+	s := running(t)
+	want := s.clone()
+	for _, tc := range []struct {
+		op Op
+		ok bool
+	}{
+		{Op{Kind: OpJoin, Job: "j", Worker: "a"}, false}, // in the ring
+		{Op{Kind: OpJoin, Job: "j", Worker: "c"}, true},  // a retried pending join
+		{Op{Kind: OpJoin, Job: "j", Worker: "d"}, false}, // beyond Max
+		{Op{Kind: OpReady, Job: "j", Rank: 1}, true},
+		{Op{Kind: OpReady, Job: "j", Rank: 2}, false},
+		{Op{Kind: OpRankDone, Job: "j", Rank: 0, Step: 100}, true},
+		{Op{Kind: OpSubmit, Job: "k", Want: 1}, true},
+		{Op{Kind: OpSubmit, Job: "j", Want: 1}, false},
+		{Op{Kind: OpRegroup, Job: "j", Want: 3}, true},
+		{Op{Kind: OpCancel, Job: "nobody"}, false},
+		{Op{Kind: "reboot", Job: "j"}, false},
+	} {
+		err := s.Check(tc.op)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrOp)) {
+			t.Errorf("Check(%+v): %v", tc.op, err)
+		}
+		if d := diffStates(want, s); d != "" {
+			t.Fatalf("Check(%+v) changed the state: %s", tc.op, d)
+		}
+		if aerr := s.clone().Apply(tc.op); fmt.Sprint(aerr) != fmt.Sprint(err) {
+			t.Errorf("%+v: Check %v, Apply %v", tc.op, err, aerr)
+		}
+	}
+}
+
+// TestFSMCopies: the FSM hands out copies of its jobs.
+func TestFSMCopies(t *testing.T) {
+	f := &FSM{state: running(t)}
+	f.state.Apply(Op{Kind: OpSubmit, Job: "k", Want: 1})
+	j, ok := f.Job("j")
+	if !ok || j.ID != "j" || len(j.Members) != 2 {
+		t.Fatalf("Job(j): %+v, %v", j, ok)
+	}
+	j.Members[0], j.Ready[0] = "z", false
+	if f.state.Jobs["j"].Members[0] != "a" || !f.state.Jobs["j"].Ready[0] {
+		t.Fatal("changing Job's copy changed the FSM")
+	}
+	if _, ok := f.Job("nobody"); ok {
+		t.Fatal("Job(nobody)")
+	}
+	all := f.Jobs()
+	if len(all) != 2 || all[0].ID != "j" || all[1].ID != "k" {
+		t.Fatalf("Jobs: %+v", all)
+	}
+	all[0].Done[7] = "z"
+	f.state.Jobs["null"] = nil // as a State built by hand may hold
+	if n := len(f.Jobs()); n != 2 {
+		t.Fatalf("Jobs with a nil entry: %d jobs", n)
+	}
+	if len(f.state.Jobs["j"].Done) != 1 {
+		t.Fatal("changing Jobs' copy changed the FSM")
+	}
+	if err := f.Check(Op{Kind: OpReady, Job: "j", Rank: 9}); !errors.Is(err, ErrOp) {
+		t.Fatalf("FSM.Check: %v", err)
 	}
 }

@@ -46,12 +46,8 @@ type raftStore struct {
 	timeout time.Duration
 }
 
-func (r raftStore) apply(op Op) error {
-	if err := r.n.FSM.Check(op); err != nil {
-		return err
-	}
-	return r.n.Apply(op, r.timeout)
-}
+// apply: Node.Apply checks op against the FSM before replicating it.
+func (r raftStore) apply(op Op) error { return r.n.Apply(op, r.timeout) }
 
 func (r raftStore) job(id string) (Job, bool) { return r.n.FSM.Job(id) }
 

@@ -50,6 +50,9 @@ func run() error {
 		raftBind  = flag.String("raft-bind", "", "raft address to listen on, host:port (with --peers)")
 		peersFlag = flag.String("peers", "", "the raft group: c1=host:port,c2=host:port,c3=host:port (this one included)")
 		dataDir   = flag.String("data-dir", "", "directory of this coordinator's raft log and snapshots (with --peers)")
+		raftCA    = flag.String("raft-tls-ca", "", "PEM CA certificate: run raft over mutual TLS 1.3, accepting only peers it signed (with --raft-tls-cert and --raft-tls-key)")
+		raftCert  = flag.String("raft-tls-cert", "", "PEM certificate of this coordinator for raft's mutual TLS; its SANs must name the host in --peers")
+		raftKey   = flag.String("raft-tls-key", "", "PEM private key of --raft-tls-cert")
 	)
 	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9100 (empty: off); with --local, the workers' series too")
 	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
@@ -58,6 +61,9 @@ func run() error {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags start with --)", flag.Args())
+	}
+	if err := (coordinator.NodeConfig{TLSCAFile: *raftCA, TLSCertFile: *raftCert, TLSKeyFile: *raftKey}).ValidateTLS(); err != nil {
+		return err
 	}
 	if *logLevel == "" {
 		*logLevel = "info"
@@ -113,15 +119,16 @@ func run() error {
 			if perr != nil {
 				return perr
 			}
-			node, nerr := coordinator.NewNode(coordinator.NodeConfig{ID: *id, Bind: *raftBind, Peers: peers, DataDir: *dataDir, Log: log})
+			node, nerr := coordinator.NewNode(coordinator.NodeConfig{ID: *id, Bind: *raftBind, Peers: peers, DataDir: *dataDir, Log: log,
+				TLSCAFile: *raftCA, TLSCertFile: *raftCert, TLSKeyFile: *raftKey})
 			if nerr != nil {
 				return nerr
 			}
 			defer node.Shutdown()
 			node.RegisterMetrics(reg)
 			cfg.Raft = node
-		} else if *id != "" || *raftBind != "" || *dataDir != "" {
-			return errors.New("--id, --raft-bind and --data-dir need --peers")
+		} else if *id != "" || *raftBind != "" || *dataDir != "" || *raftCA != "" || *raftCert != "" || *raftKey != "" {
+			return errors.New("--id, --raft-bind, --data-dir and --raft-tls-* need --peers")
 		}
 		if cfg.Raft != nil && *jobFile == "" && *resume == "" {
 			// A standing cluster: jobs come from `levyctl submit`.
