@@ -248,18 +248,55 @@ var (
 	lineRE    = regexp.MustCompile(`line (\d+): `)
 )
 
+// parserProblems are the problems the YAML library's parser (parserc.go)
+// reports. It numbers their lines from 0 and leaves the number out when
+// it is 0, while its scanner's and decoder's lines count from 1 (the
+// library adds 1 for scanner errors only).
+var parserProblems = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found undefined tag handle",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
 // yamlMessage shortens the YAML library's messages ("yaml: line 3: field
-// alhpa not found in type job.Spec" → "line 3: unknown field alhpa") and
-// quotes the offending line of src, so that a type error names its field.
+// alhpa not found in type job.Spec" → "line 3: unknown field alhpa"),
+// corrects the line numbers of parser errors and quotes the offending
+// line of src, so that a type error names its field.
 func yamlMessage(err error, src []byte) string {
 	m := strings.TrimPrefix(err.Error(), "yaml: ")
 	m = strings.ReplaceAll(m, "unmarshal errors:\n  ", "")
 	m = unknownRE.ReplaceAllString(m, "unknown field \"$1\"")
+	shift := 0
+	for _, p := range parserProblems {
+		if strings.HasSuffix(m, p) {
+			shift = 1
+			if !lineRE.MatchString(m) {
+				m = "line 0: " + m
+			}
+			break
+		}
+	}
 	lines := strings.Split(string(src), "\n")
 	return lineRE.ReplaceAllStringFunc(m, func(s string) string {
 		var n int
 		fmt.Sscanf(s, "line %d: ", &n)
-		if n >= 1 && n <= len(lines) {
+		n += shift
+		// An error found past the last line or on a blank one (the end
+		// of the input, say, inside an unclosed '[') belongs to the last
+		// line with text before it.
+		n = min(n, len(lines))
+		for n > 1 && strings.TrimSpace(lines[n-1]) == "" {
+			n--
+		}
+		if n >= 1 {
 			l := strings.TrimSpace(lines[n-1])
 			if len(l) > 80 {
 				l = l[:80] + "…"

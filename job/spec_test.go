@@ -215,3 +215,31 @@ func TestWorkerBounds(t *testing.T) {
 		t.Errorf("the default spec's JSON mentions workers: %s", Default().JSON())
 	}
 }
+
+// TestYAMLErrorQuotesItsLine: a syntax error is reported on the line
+// that holds it, and that line is quoted (the YAML library numbers the
+// parser's errors from 0, its scanner's from 1).
+func TestYAMLErrorQuotesItsLine(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"name: x\nalpha: 1.5\nsteps: [1\nseed: 1\n", `line 3 ("steps: [1")`},         // parser: flow sequence
+		{"name: x\nalpha: 1.5\nsample: {n: 3\nseed: 1\n", `line 3 ("sample: {n: 3")`}, // parser: flow mapping
+		{"name: x\nalpha: 1.5\n- steps\nseed: 1\n", `line 3 ("- steps")`},             // parser: block mapping
+		{"name: x\n\n\nalpha: 1.5\n  steps: 3\n", `line 5 ("steps: 3")`},              // scanner
+		{"name: x\nsteps: many\n", `line 2 ("steps: many")`},                          // decoder
+		{"{a: 1 b: 2}\n", `line 1 ("{a: 1 b: 2}")`},                                   // parser, first line
+		{"[1, 2\n", `line 1 ("[1, 2")`},                                               // parser, at the end
+		{"alpha: 1.5\nsteps: [1\n\n\n", `line 2 ("steps: [1")`},                       // parser, at the end
+	} {
+		_, err := Parse([]byte(c.spec))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want it to name %s", c.spec, err, c.want)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(p, []byte("name: x\nalpha: 1.5\nsteps: [1\nseed: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p+`: job: invalid spec: line 3 ("steps: [1")`) {
+		t.Errorf("ReadFile: %v", err)
+	}
+}
