@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/samplers"
 )
 
@@ -331,8 +332,6 @@ func compatible(method string) []string {
 	return nil
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 func bad(field string, v any, why string) error {
 	return fmt.Errorf("%w: field %q = %v: %s", ErrInvalid, field, v, why)
 }
@@ -341,8 +340,8 @@ func bad(field string, v any, why string) error {
 func (s Spec) Validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
-	case !nameRE.MatchString(s.Name) || strings.Contains(s.Name, ".."):
-		return bad("name", fmt.Sprintf("%q", s.Name), "want 1–64 letters, digits, '_', '-' or '.', starting with a letter or digit (it names the run directory)")
+	case !wire.ValidID(s.Name):
+		return bad("name", fmt.Sprintf("%q", s.Name), "want 1–64 letters, digits, '_' and '-' (it names the run directory and is the job's NATS subject token)")
 	case s.Method != DLPM && s.Method != LIM && s.Method != DDPM:
 		return bad("method", fmt.Sprintf("%q", s.Method), "want dlpm, lim or ddpm")
 	case !(s.Alpha > 0 && s.Alpha <= 2):

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
 )
@@ -241,5 +242,26 @@ func TestYAMLErrorQuotesItsLine(t *testing.T) {
 	}
 	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p+`: job: invalid spec: line 3 ("steps: [1")`) {
 		t.Errorf("ReadFile: %v", err)
+	}
+}
+
+// TestNameIsANATSToken: the spec accepts exactly the names the wire
+// accepts as a job ID (the name is a NATS subject token), and its
+// message says which characters those are.
+func TestNameIsANATSToken(t *testing.T) {
+	long := strings.Repeat("x", 64)
+	for _, name := range []string{"a.b", "run.1", "-x", "_x", "a_b-c", "A9", long, long + "y", "a b", "a/b", "a*", "a>", "é"} {
+		s := Default()
+		s.Name = name
+		err := s.Validate()
+		if (err == nil) != wire.ValidID(name) {
+			t.Errorf("name %q: Validate %v, wire.ValidID %v", name, err, wire.ValidID(name))
+		}
+		if err != nil && !strings.Contains(err.Error(), "letters, digits, '_' and '-'") {
+			t.Errorf("name %q: %v, want the message to say letters, digits, '_' and '-'", name, err)
+		}
+	}
+	if _, err := Parse([]byte("name: a.b\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"name" = "a.b"`) {
+		t.Errorf("name: a.b: %v", err)
 	}
 }
