@@ -319,6 +319,17 @@ func DefaultSampler(method string) string {
 	return samplers.DLPM
 }
 
+// MinSampleSteps is the fewest steps the sampler takes, the bound of
+// samplers.Config.Validate: the DLPM family's steps are the schedule
+// length T′, which makes T′−1 network calls, so it needs 2; the LIM
+// samplers' steps are grid intervals, one call each, so they need 1.
+func MinSampleSteps(sampler string) int {
+	if sampler == samplers.LIMSDE || sampler == samplers.LIMODE {
+		return 1
+	}
+	return 2
+}
+
 // compatible lists the samplers that fit a method.
 func compatible(method string) []string {
 	switch method {
@@ -413,8 +424,8 @@ func (s Spec) Validate() error {
 	switch {
 	case !ok:
 		return bad("sample.sampler", fmt.Sprintf("%q", s.Sample.Sampler), fmt.Sprintf("a %s model samples with one of %v", s.Method, compatible(s.Method)))
-	case s.Sample.Steps <= 0 || s.Sample.Steps > 100000:
-		return bad("sample.steps", s.Sample.Steps, "want 1 … 100000")
+	case s.Sample.Steps < MinSampleSteps(s.Sample.Sampler) || s.Sample.Steps > 100000:
+		return bad("sample.steps", s.Sample.Steps, fmt.Sprintf("want %d … 100000 for the %s sampler", MinSampleSteps(s.Sample.Sampler), s.Sample.Sampler))
 	case s.Sample.N <= 0 || s.Sample.N > 1<<24:
 		return bad("sample.n", s.Sample.N, "want 1 … 16777216 points")
 	case !(s.Sample.Eta >= 0 && s.Sample.Eta <= 1):

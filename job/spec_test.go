@@ -10,6 +10,7 @@ import (
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/samplers"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -263,5 +264,32 @@ func TestNameIsANATSToken(t *testing.T) {
 	}
 	if _, err := Parse([]byte("name: a.b\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"name" = "a.b"`) {
 		t.Errorf("name: a.b: %v", err)
+	}
+}
+
+// TestSampleStepsMinimum: sample.steps is checked against the bound of
+// the chosen sampler (samplers.Config.Validate), so that a spec that
+// passes is one the sampler takes.
+func TestSampleStepsMinimum(t *testing.T) {
+	for _, name := range samplers.Names {
+		min := MinSampleSteps(name)
+		for _, steps := range []int{min - 1, min} {
+			err := samplers.Config{Method: name, Alpha: 1.7, Steps: steps}.Validate()
+			if (err == nil) != (steps >= min) {
+				t.Errorf("%s: MinSampleSteps %d, but samplers.Config{Steps: %d}.Validate() = %v", name, min, steps, err)
+			}
+		}
+	}
+	for src, want := range map[string]string{
+		"sample: {sampler: dlpm, steps: 1}\n":                 `"sample.steps" = 1: want 2 … 100000 for the dlpm sampler`,
+		"method: ddpm\nsample: {sampler: ddim, steps: 1}\n":   `"sample.steps" = 1: want 2 … 100000 for the ddim sampler`,
+		"method: lim\nsample: {sampler: lim-ode, steps: 0}\n": `"sample.steps" = 0: want 1 … 100000 for the lim-ode sampler`,
+		"method: lim\nsample: {sampler: lim-sde, steps: 1}\n": "",
+		"sample: {sampler: dlim, steps: 2}\n":                 "",
+	} {
+		_, err := Parse([]byte(src))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
 	}
 }

@@ -135,3 +135,35 @@ func TestReproSaveThenRender(t *testing.T) {
 		t.Errorf("--from with the wrong --table: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestSampleStepsMinimum: --steps below the chosen sampler's minimum
+// (2 for the DLPM family, whose steps are the schedule length T′; 1 for
+// LIM) is refused with that minimum, whatever the value.
+func TestSampleStepsMinimum(t *testing.T) {
+	dir := t.TempDir()
+	for _, m := range []string{"dlpm", "lim"} {
+		if _, stderr, code := run(t, "train", "--method", m, "--steps", "3", "--out", filepath.Join(dir, m)); code != 0 {
+			t.Fatalf("train %s: exit %d: %s", m, code, stderr)
+		}
+	}
+	for _, c := range []struct{ model, sampler, steps, want string }{
+		{"dlpm", "dlpm", "0", "--steps 0: the dlpm sampler takes at least 2"},
+		{"dlpm", "dlpm", "1", "--steps 1: the dlpm sampler takes at least 2"},
+		{"dlpm", "", "1", "--steps 1: the dlpm sampler takes at least 2"}, // the model's own sampler
+		{"dlpm", "dlim", "-3", "--steps -3: the dlim sampler takes at least 2"},
+		{"lim", "lim-ode", "0", "--steps 0: the lim-ode sampler takes at least 1"},
+		{"lim", "lim-ode", "1", ""},
+	} {
+		args := []string{"sample", "--model", filepath.Join(dir, c.model), "--steps", c.steps, "--n", "50", "--out", filepath.Join(dir, "s")}
+		if c.sampler != "" {
+			args = append(args, "--sampler", c.sampler)
+		}
+		_, stderr, code := run(t, args...)
+		switch {
+		case c.want == "" && code != 0:
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		case c.want != "" && (code == 0 || !strings.Contains(stderr, c.want)):
+			t.Errorf("%v: exit %d, stderr %q, want %q", args, code, stderr, c.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
 	"github.com/levy-ml/levy/toy"
@@ -55,7 +56,7 @@ func runSample(ctx context.Context, args []string) error {
 			o.sampler = *sampler
 		}
 		if set["steps"] {
-			o.steps = *steps
+			o.steps, o.stepsSet = *steps, true
 		}
 		if set["n"] {
 			o.n = *n
@@ -71,9 +72,6 @@ func runSample(ctx context.Context, args []string) error {
 	if *n <= 0 {
 		return flagError("n", *n, "must be > 0")
 	}
-	if *steps < 1 {
-		return flagError("steps", *steps, "must be ≥ 1")
-	}
 	if st, err := os.Stat(*model); err != nil || !st.IsDir() {
 		return flagError("model", *model, "no such model directory")
 	}
@@ -83,6 +81,9 @@ func runSample(ctx context.Context, args []string) error {
 	}
 	if *sampler == "" {
 		*sampler = toy.Compatible(t.Config.Method)[0]
+	}
+	if err := checkSteps(*sampler, *steps); err != nil {
+		return err
 	}
 	if *betaMax < 0 {
 		return flagError("beta-max", *betaMax, "must be ≥ 0")
@@ -125,6 +126,15 @@ func runSample(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("%s\n", mb)
 	return ctx.Err()
+}
+
+// checkSteps refuses --steps below what the sampler takes (see
+// job.MinSampleSteps).
+func checkSteps(sampler string, steps int) error {
+	if min := job.MinSampleSteps(sampler); steps < min && slices.Contains(samplers.Names, sampler) {
+		return flagError("steps", steps, fmt.Sprintf("the %s sampler takes at least %d", sampler, min))
+	}
+	return nil
 }
 
 func writeCSV(path string, x []float32, d int) error {
