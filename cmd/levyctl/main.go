@@ -66,21 +66,41 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		if errors.Is(err, errFlags) {
+			os.Exit(2) // the flag set has printed the error and the usage
+		}
 		fmt.Fprintf(os.Stderr, "levyctl %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-// newFlags makes a flag set whose parse errors are returned, not printed
-// and exited on, so that every error goes through main's one exit path.
+// newFlags makes a flag set whose parse errors are returned, not exited
+// on, so that every error goes through main's one exit path. The set
+// prints a parse error itself, above the usage; parseFlags marks it so
+// that main does not print it a second time.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("levyctl "+name, flag.ContinueOnError)
 	return fs
 }
 
+// errFlags is wrapped by the error of a flag set's Parse, which the set
+// has printed already, above the command's usage: main exits 2 without
+// printing it again.
+var errFlags = errors.New("levyctl: bad flags")
+
+// parseFlags is fs.Parse with its errors (but -h's flag.ErrHelp) wrapping
+// errFlags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %w", errFlags, err)
+	}
+	return err
+}
+
 // parse parses args and refuses stray positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -167,3 +167,25 @@ func TestSampleStepsMinimum(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagErrorPrintedOnce: an unknown flag or a bad flag value is
+// printed once, with the command's usage, and exits 2; -h prints the
+// usage and exits 0.
+func TestFlagErrorPrintedOnce(t *testing.T) {
+	cases := [][]string{{"train", "--steps", "ten"}, {"status", "--timeout", "soon"}}
+	for name := range commands {
+		cases = append(cases, []string{name, "--bogus"})
+	}
+	for _, args := range cases {
+		word := strings.TrimPrefix(args[len(args)-1], "--")
+		_, stderr, code := run(t, args...)
+		if n := strings.Count(stderr, word); n != 1 || code != 2 || !strings.Contains(stderr, "Usage of levyctl "+args[0]) {
+			t.Errorf("%v: %q printed %d times, exit %d, want once with the usage and exit 2:\n%s", args, word, n, code, stderr)
+		}
+	}
+	for name := range commands {
+		if _, stderr, code := run(t, name, "-h"); code != 0 || !strings.Contains(stderr, "Usage of levyctl "+name) {
+			t.Errorf("%s -h: exit %d:\n%s", name, code, stderr)
+		}
+	}
+}
