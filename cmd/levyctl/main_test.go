@@ -189,3 +189,73 @@ func TestFlagErrorPrintedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainOutHoldsAModel: train refuses an --out that holds a model
+// before training; --force replaces it and first removes the old
+// model's samples, beside it and in a samples directory under it.
+func TestTrainOutHoldsAModel(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "m")
+	if _, stderr, code := run(t, "train", "--steps", "3", "--seed", "1", "--out", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	for _, out := range []string{model, filepath.Join(model, "samples")} {
+		if _, stderr, code := run(t, "sample", "--model", model, "--steps", "5", "--n", "50", "--out", out); code != 0 {
+			t.Fatalf("sample: exit %d: %s", code, stderr)
+		}
+	}
+	keep := filepath.Join(model, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(model, "model.json"))
+
+	_, stderr, code := run(t, "train", "--steps", "3", "--seed", "2", "--out", model)
+	if code == 0 || !strings.Contains(stderr, "--out "+model+": already holds a model") || !strings.Contains(stderr, "--force") {
+		t.Errorf("train into a model: exit %d, stderr %q, want a refusal naming --out and --force", code, stderr)
+	}
+	if strings.Contains(stderr, "training ") {
+		t.Errorf("refused only after training:\n%s", stderr)
+	}
+	if now, _ := os.ReadFile(filepath.Join(model, "model.json")); string(now) != string(before) {
+		t.Error("the refused train changed model.json")
+	}
+
+	if _, stderr, code := run(t, "train", "--steps", "3", "--seed", "2", "--force", "--out", model); code != 0 {
+		t.Fatalf("train --force: exit %d: %s", code, stderr)
+	}
+	if now, _ := os.ReadFile(filepath.Join(model, "model.json")); string(now) == string(before) {
+		t.Error("train --force left the old model.json")
+	}
+	for _, f := range []string{"samples.csv", "samples.png", "metrics.json", "samples"} {
+		if _, err := os.Stat(filepath.Join(model, f)); err == nil {
+			t.Errorf("train --force left the old model's %s", f)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("train --force removed a file that is not a sample: %v", err)
+	}
+}
+
+// TestTrainOutUnwritable: an --out that cannot be written is refused
+// before training, not after it.
+func TestTrainOutUnwritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(file, "m")
+	_, stderr, code := run(t, "train", "--steps", "200", "--out", out)
+	if code == 0 || !strings.Contains(stderr, "--out "+out) || strings.Contains(stderr, "training ") {
+		t.Errorf("train --out %s: exit %d, want a refusal naming --out before training:\n%s", out, code, stderr)
+	}
+	if os.Getuid() != 0 { // root writes anywhere
+		ro := filepath.Join(t.TempDir(), "ro")
+		if err := os.Mkdir(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := run(t, "train", "--steps", "200", "--out", ro)
+		if code == 0 || !strings.Contains(stderr, "--out "+ro) || strings.Contains(stderr, "training ") {
+			t.Errorf("train --out %s (read-only): exit %d, want a refusal naming --out before training:\n%s", ro, code, stderr)
+		}
+	}
+}

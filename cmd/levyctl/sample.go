@@ -20,6 +20,16 @@ import (
 	"github.com/levy-ml/levy/toy"
 )
 
+// The files levyctl sample writes for a 2-D model (train --force
+// removes them with the model they came from).
+const (
+	samplesCSV  = "samples.csv"
+	samplesPNG  = "samples.png"
+	metricsJSON = "metrics.json"
+)
+
+var sampleFiles = []string{samplesCSV, samplesPNG, metricsJSON}
+
 func runSample(ctx context.Context, args []string) error {
 	fs := newFlags("sample")
 	model := fs.String("model", "", "model directory written by levyctl train (required)")
@@ -99,7 +109,7 @@ func runSample(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	if err := writeCSV(filepath.Join(*out, "samples.csv"), gen, 2); err != nil {
+	if err := writeCSV(filepath.Join(*out, samplesCSV), gen, 2); err != nil {
 		return err
 	}
 	real := toy.RealSubset(t.Data, *n, *seed)
@@ -108,7 +118,7 @@ func runSample(ctx context.Context, args []string) error {
 		b = plot2d.Bounds{XMin: -0.5, XMax: 0.5, YMin: -0.5, YMax: 0.5}
 	}
 	title := fmt.Sprintf("%s, %d steps (α = %g)", *sampler, *steps, t.Config.Alpha)
-	if err := plot2d.WritePNG(filepath.Join(*out, "samples.png"), []plot2d.Panel{
+	if err := plot2d.WritePNG(filepath.Join(*out, samplesPNG), []plot2d.Panel{
 		{Title: title, Points: gen},
 		{Title: "real data (" + t.Config.Data.Name + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}},
 	}, b); err != nil {
@@ -121,7 +131,7 @@ func runSample(ctx context.Context, args []string) error {
 	m := map[string]any{"sampler": *sampler, "steps": *steps, "n": *n, "seed": *seed,
 		"sample_seconds": sampleSec, "metrics": scores, "dataset": t.Config.Data.Name}
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(*out, "metrics.json"), append(mb, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*out, metricsJSON), append(mb, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("%s\n", mb)
