@@ -22,6 +22,8 @@ usage:
   levyctl classifier [--data DIR] [--epochs 3] [--out models/fashion-mnist-classifier.safetensors]
                  train the Fashion-MNIST classifier whose features score image samples (FD, precision/recall)
   levyctl repro  --table 1|2 --alpha 1.5,1.6,1.7,1.8,1.9,2.0 --methods dlpm,dlim,lim,ddpm --runs R [--json]
+  levyctl verify CHECKPOINT|RUNDIR...
+                 check checkpoints against their manifests (sizes, SHA-256): one line each, exit 1 if any is bad
 
 cluster (the raft leader answers; --nats URL or LEVY_NATS_URL, credentials as for the other commands):
   levyctl submit JOB.yaml      queue a job, print its id
@@ -45,6 +47,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"logs":   runLogs,
 
 	"classifier": runClassifier,
+	"verify":     runVerify,
 }
 
 func main() {

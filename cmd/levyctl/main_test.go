@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/safetensors"
 )
 
 var bin string
@@ -257,5 +263,80 @@ func TestTrainOutUnwritable(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, "--out "+ro) || strings.Contains(stderr, "training ") {
 			t.Errorf("train --out %s (read-only): exit %d, want a refusal naming --out before training:\n%s", ro, code, stderr)
 		}
+	}
+}
+
+// TestVerify: levyctl verify checks a checkpoint, or every checkpoint of
+// a run directory, prints one line per checkpoint and fails if one is
+// bad, naming the bad file and what is wrong with it.
+func TestVerify(t *testing.T) {
+	runDir := t.TempDir()
+	root := filepath.Join(runDir, "checkpoints")
+	for _, step := range []int64{10, 20, 30} {
+		m := checkpoint.Manifest{Format: checkpoint.FormatVersion, Job: json.RawMessage(`{"name":"v"}`), Step: step,
+			RNG: checkpoint.RNGState{Seed: 1, Scheme: "test", Next: step}, Created: time.Now().UTC()}
+		w := []float32{float32(step), 1, 2, 3}
+		files := []checkpoint.File{
+			{Name: "model.safetensors", Tensors: []safetensors.Tensor{{Name: "w", Shape: []int{4}, Data: w}}},
+			{Name: "ema.safetensors", Tensors: []safetensors.Tensor{{Name: "w", Shape: []int{4}, Data: w}}},
+		}
+		if _, err := checkpoint.Save(root, m, files, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(n int64) string { return checkpoint.StepDir(root, n) }
+
+	out, stderr, code := run(t, "verify", runDir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("verify a good run: exit %d, %d lines:\n%s%s", code, len(lines), out, stderr)
+	}
+	for i, n := range []int64{10, 20, 30} {
+		want := fmt.Sprintf("%s: step %d, files ema.safetensors model.safetensors: OK", step(n), n)
+		if lines[i] != want {
+			t.Errorf("line %d: %q, want %q", i, lines[i], want)
+		}
+	}
+	if out, _, code := run(t, "verify", step(20)); code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "OK") || strings.Count(out, "\n") != 1 {
+		t.Errorf("verify one checkpoint: exit %d:\n%s", code, out)
+	}
+
+	// A torn write of step 20's model, a flipped bit in step 30's EMA.
+	model := filepath.Join(step(20), "model.safetensors")
+	st, err := os.Stat(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(model, st.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	ema := filepath.Join(step(30), "ema.safetensors")
+	b, err := os.ReadFile(ema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0x10
+	if err := os.WriteFile(ema, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = run(t, "verify", runDir)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code == 0 || len(lines) != 3 || !strings.Contains(stderr, "2 of 3 checkpoints are bad") {
+		t.Fatalf("verify a damaged run: exit %d, %d lines:\n%s%s", code, len(lines), out, stderr)
+	}
+	for i, want := range []string{
+		": OK",
+		fmt.Sprintf(": checkpoint: corrupt: %s: size %d, manifest says %d", model, st.Size()-3, st.Size()),
+		fmt.Sprintf(": checkpoint: corrupt: %s: sha256 mismatch", ema),
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %q, want it to hold %q", i, lines[i], want)
+		}
+	}
+	if _, _, code := run(t, "verify", step(30)); code == 0 {
+		t.Error("verify of the damaged step 30 exited 0")
+	}
+	if _, stderr, code := run(t, "verify", t.TempDir()); code == 0 || !strings.Contains(stderr, "no checkpoint") {
+		t.Errorf("verify of an empty directory: exit %d, %q", code, stderr)
 	}
 }
