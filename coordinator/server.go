@@ -34,6 +34,7 @@ type Config struct {
 	Workers int      // workers to wait for
 	Job     job.Spec // the job (ignored when Resume is set: the checkpoint's spec is used)
 	RunsDir string   // parent of the run directories (runs/<job>)
+	RunDir  string   // the run directory; empty: RunsDir/<job name>
 	// Resume is a run directory (runs/<job>) whose newest good checkpoint
 	// the job continues from.
 	Resume string
@@ -159,7 +160,10 @@ func New(cfg Config) (*Server, error) {
 		}
 	} else {
 		s.spec = cfg.Job
-		s.runDir = filepath.Join(cfg.RunsDir, s.spec.Name)
+		s.runDir = cfg.RunDir
+		if s.runDir == "" {
+			s.runDir = filepath.Join(cfg.RunsDir, s.spec.Name)
+		}
 		if dirs, _ := checkpoint.List(filepath.Join(s.runDir, "checkpoints")); len(dirs) > 0 && cfg.Raft == nil {
 			return nil, fmt.Errorf("%w: %s (newest %s); continue it with --resume %s, or give the job another name",
 				ErrRunExists, s.runDir, filepath.Base(dirs[len(dirs)-1]), s.runDir)
