@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/samplers"
 )
 
@@ -248,18 +249,55 @@ var (
 	lineRE    = regexp.MustCompile(`line (\d+): `)
 )
 
+// parserProblems are the problems the YAML library's parser (parserc.go)
+// reports. It numbers their lines from 0 and leaves the number out when
+// it is 0, while its scanner's and decoder's lines count from 1 (the
+// library adds 1 for scanner errors only).
+var parserProblems = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found undefined tag handle",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
 // yamlMessage shortens the YAML library's messages ("yaml: line 3: field
-// alhpa not found in type job.Spec" → "line 3: unknown field alhpa") and
-// quotes the offending line of src, so that a type error names its field.
+// alhpa not found in type job.Spec" → "line 3: unknown field alhpa"),
+// corrects the line numbers of parser errors and quotes the offending
+// line of src, so that a type error names its field.
 func yamlMessage(err error, src []byte) string {
 	m := strings.TrimPrefix(err.Error(), "yaml: ")
 	m = strings.ReplaceAll(m, "unmarshal errors:\n  ", "")
 	m = unknownRE.ReplaceAllString(m, "unknown field \"$1\"")
+	shift := 0
+	for _, p := range parserProblems {
+		if strings.HasSuffix(m, p) {
+			shift = 1
+			if !lineRE.MatchString(m) {
+				m = "line 0: " + m
+			}
+			break
+		}
+	}
 	lines := strings.Split(string(src), "\n")
 	return lineRE.ReplaceAllStringFunc(m, func(s string) string {
 		var n int
 		fmt.Sscanf(s, "line %d: ", &n)
-		if n >= 1 && n <= len(lines) {
+		n += shift
+		// An error found past the last line or on a blank one (the end
+		// of the input, say, inside an unclosed '[') belongs to the last
+		// line with text before it.
+		n = min(n, len(lines))
+		for n > 1 && strings.TrimSpace(lines[n-1]) == "" {
+			n--
+		}
+		if n >= 1 {
 			l := strings.TrimSpace(lines[n-1])
 			if len(l) > 80 {
 				l = l[:80] + "…"
@@ -281,6 +319,17 @@ func DefaultSampler(method string) string {
 	return samplers.DLPM
 }
 
+// MinSampleSteps is the fewest steps the sampler takes, the bound of
+// samplers.Config.Validate: the DLPM family's steps are the schedule
+// length T′, which makes T′−1 network calls, so it needs 2; the LIM
+// samplers' steps are grid intervals, one call each, so they need 1.
+func MinSampleSteps(sampler string) int {
+	if sampler == samplers.LIMSDE || sampler == samplers.LIMODE {
+		return 1
+	}
+	return 2
+}
+
 // compatible lists the samplers that fit a method.
 func compatible(method string) []string {
 	switch method {
@@ -294,8 +343,6 @@ func compatible(method string) []string {
 	return nil
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 func bad(field string, v any, why string) error {
 	return fmt.Errorf("%w: field %q = %v: %s", ErrInvalid, field, v, why)
 }
@@ -304,8 +351,8 @@ func bad(field string, v any, why string) error {
 func (s Spec) Validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
-	case !nameRE.MatchString(s.Name) || strings.Contains(s.Name, ".."):
-		return bad("name", fmt.Sprintf("%q", s.Name), "want 1–64 letters, digits, '_', '-' or '.', starting with a letter or digit (it names the run directory)")
+	case !wire.ValidID(s.Name):
+		return bad("name", fmt.Sprintf("%q", s.Name), "want 1–64 letters, digits, '_' and '-' (it names the run directory and is the job's NATS subject token)")
 	case s.Method != DLPM && s.Method != LIM && s.Method != DDPM:
 		return bad("method", fmt.Sprintf("%q", s.Method), "want dlpm, lim or ddpm")
 	case !(s.Alpha > 0 && s.Alpha <= 2):
@@ -377,8 +424,8 @@ func (s Spec) Validate() error {
 	switch {
 	case !ok:
 		return bad("sample.sampler", fmt.Sprintf("%q", s.Sample.Sampler), fmt.Sprintf("a %s model samples with one of %v", s.Method, compatible(s.Method)))
-	case s.Sample.Steps <= 0 || s.Sample.Steps > 100000:
-		return bad("sample.steps", s.Sample.Steps, "want 1 … 100000")
+	case s.Sample.Steps < MinSampleSteps(s.Sample.Sampler) || s.Sample.Steps > 100000:
+		return bad("sample.steps", s.Sample.Steps, fmt.Sprintf("want %d … 100000 for the %s sampler", MinSampleSteps(s.Sample.Sampler), s.Sample.Sampler))
 	case s.Sample.N <= 0 || s.Sample.N > 1<<24:
 		return bad("sample.n", s.Sample.N, "want 1 … 16777216 points")
 	case !(s.Sample.Eta >= 0 && s.Sample.Eta <= 1):

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/samplers"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -213,5 +215,81 @@ func TestWorkerBounds(t *testing.T) {
 	// specs) unchanged.
 	if strings.Contains(string(Default().JSON()), "workers") {
 		t.Errorf("the default spec's JSON mentions workers: %s", Default().JSON())
+	}
+}
+
+// TestYAMLErrorQuotesItsLine: a syntax error is reported on the line
+// that holds it, and that line is quoted (the YAML library numbers the
+// parser's errors from 0, its scanner's from 1).
+func TestYAMLErrorQuotesItsLine(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"name: x\nalpha: 1.5\nsteps: [1\nseed: 1\n", `line 3 ("steps: [1")`},         // parser: flow sequence
+		{"name: x\nalpha: 1.5\nsample: {n: 3\nseed: 1\n", `line 3 ("sample: {n: 3")`}, // parser: flow mapping
+		{"name: x\nalpha: 1.5\n- steps\nseed: 1\n", `line 3 ("- steps")`},             // parser: block mapping
+		{"name: x\n\n\nalpha: 1.5\n  steps: 3\n", `line 5 ("steps: 3")`},              // scanner
+		{"name: x\nsteps: many\n", `line 2 ("steps: many")`},                          // decoder
+		{"{a: 1 b: 2}\n", `line 1 ("{a: 1 b: 2}")`},                                   // parser, first line
+		{"[1, 2\n", `line 1 ("[1, 2")`},                                               // parser, at the end
+		{"alpha: 1.5\nsteps: [1\n\n\n", `line 2 ("steps: [1")`},                       // parser, at the end
+	} {
+		_, err := Parse([]byte(c.spec))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want it to name %s", c.spec, err, c.want)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(p, []byte("name: x\nalpha: 1.5\nsteps: [1\nseed: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p+`: job: invalid spec: line 3 ("steps: [1")`) {
+		t.Errorf("ReadFile: %v", err)
+	}
+}
+
+// TestNameIsANATSToken: the spec accepts exactly the names the wire
+// accepts as a job ID (the name is a NATS subject token), and its
+// message says which characters those are.
+func TestNameIsANATSToken(t *testing.T) {
+	long := strings.Repeat("x", 64)
+	for _, name := range []string{"a.b", "run.1", "-x", "_x", "a_b-c", "A9", long, long + "y", "a b", "a/b", "a*", "a>", "é"} {
+		s := Default()
+		s.Name = name
+		err := s.Validate()
+		if (err == nil) != wire.ValidID(name) {
+			t.Errorf("name %q: Validate %v, wire.ValidID %v", name, err, wire.ValidID(name))
+		}
+		if err != nil && !strings.Contains(err.Error(), "letters, digits, '_' and '-'") {
+			t.Errorf("name %q: %v, want the message to say letters, digits, '_' and '-'", name, err)
+		}
+	}
+	if _, err := Parse([]byte("name: a.b\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"name" = "a.b"`) {
+		t.Errorf("name: a.b: %v", err)
+	}
+}
+
+// TestSampleStepsMinimum: sample.steps is checked against the bound of
+// the chosen sampler (samplers.Config.Validate), so that a spec that
+// passes is one the sampler takes.
+func TestSampleStepsMinimum(t *testing.T) {
+	for _, name := range samplers.Names {
+		min := MinSampleSteps(name)
+		for _, steps := range []int{min - 1, min} {
+			err := samplers.Config{Method: name, Alpha: 1.7, Steps: steps}.Validate()
+			if (err == nil) != (steps >= min) {
+				t.Errorf("%s: MinSampleSteps %d, but samplers.Config{Steps: %d}.Validate() = %v", name, min, steps, err)
+			}
+		}
+	}
+	for src, want := range map[string]string{
+		"sample: {sampler: dlpm, steps: 1}\n":                 `"sample.steps" = 1: want 2 … 100000 for the dlpm sampler`,
+		"method: ddpm\nsample: {sampler: ddim, steps: 1}\n":   `"sample.steps" = 1: want 2 … 100000 for the ddim sampler`,
+		"method: lim\nsample: {sampler: lim-ode, steps: 0}\n": `"sample.steps" = 0: want 1 … 100000 for the lim-ode sampler`,
+		"method: lim\nsample: {sampler: lim-sde, steps: 1}\n": "",
+		"sample: {sampler: dlim, steps: 2}\n":                 "",
+	} {
+		_, err := Parse([]byte(src))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
 	}
 }

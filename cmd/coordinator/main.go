@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/levy-ml/levy/coordinator"
@@ -106,7 +107,20 @@ func run() error {
 		if auth.NKeyFile != "" || auth.CertFile != "" || auth.CAFile != "" {
 			return errors.New("--local supports --nats-user/--nats-password only (the embedded server then requires them)")
 		}
+		if *resume == "" {
+			// A fresh run: runs/<job>, or runs/<job>-2, -3 … when an
+			// earlier run holds it.
+			if cfg.RunDir, err = coordinator.FreshRunDir(cfg.RunsDir, cfg.Job.Name); err != nil {
+				return err
+			}
+			if earlier := filepath.Join(cfg.RunsDir, cfg.Job.Name); cfg.RunDir != earlier {
+				fmt.Printf("run directory %s (%s holds an earlier run; continue that one with --resume %s)\n", cfg.RunDir, earlier, earlier)
+			}
+		}
 		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password, Registry: reg})
+		if err != nil && cfg.RunDir != "" {
+			os.Remove(filepath.Join(cfg.RunDir, "checkpoints")) // if empty: the next run may use the directory again
+		}
 	} else {
 		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", auth, log)
 		if cerr != nil {

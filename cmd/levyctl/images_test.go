@@ -81,6 +81,15 @@ func TestClassifierThenSampleGrid(t *testing.T) {
 		t.Fatalf("grid of %v, want 4×2 images of 32² with 2-pixel padding", b)
 	}
 
+	// --steps below the sampler's minimum is refused with that minimum
+	// (0 was ignored, 1 failed in the sampler).
+	for _, steps := range []string{"0", "1"} {
+		_, errOut, code := run(t, "sample", "--model", res.RunDir, "--out", dir, "--sampler", "dlim", "--steps", steps)
+		if want := "--steps " + steps + ": the dlim sampler takes at least 2"; code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("sample --steps %s: exit %d, %q, want %q", steps, code, errOut, want)
+		}
+	}
+
 	// Bad grids and samplers are refused by name.
 	for _, c := range [][]string{{"--grid", "8"}, {"--grid", "0x3"}, {"--sampler", "lim-ode"}} {
 		_, errOut, code := run(t, append([]string{"sample", "--model", res.RunDir, "--out", dir}, c...)...)

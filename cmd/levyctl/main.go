@@ -22,6 +22,8 @@ usage:
   levyctl classifier [--data DIR] [--epochs 3] [--out models/fashion-mnist-classifier.safetensors]
                  train the Fashion-MNIST classifier whose features score image samples (FD, precision/recall)
   levyctl repro  --table 1|2 --alpha 1.5,1.6,1.7,1.8,1.9,2.0 --methods dlpm,dlim,lim,ddpm --runs R [--json]
+  levyctl verify CHECKPOINT|RUNDIR...
+                 check checkpoints against their manifests (sizes, SHA-256): one line each, exit 1 if any is bad
 
 cluster (the raft leader answers; --nats URL or LEVY_NATS_URL, credentials as for the other commands):
   levyctl submit JOB.yaml      queue a job, print its id
@@ -45,6 +47,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"logs":   runLogs,
 
 	"classifier": runClassifier,
+	"verify":     runVerify,
 }
 
 func main() {
@@ -66,21 +69,41 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		if errors.Is(err, errFlags) {
+			os.Exit(2) // the flag set has printed the error and the usage
+		}
 		fmt.Fprintf(os.Stderr, "levyctl %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-// newFlags makes a flag set whose parse errors are returned, not printed
-// and exited on, so that every error goes through main's one exit path.
+// newFlags makes a flag set whose parse errors are returned, not exited
+// on, so that every error goes through main's one exit path. The set
+// prints a parse error itself, above the usage; parseFlags marks it so
+// that main does not print it a second time.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("levyctl "+name, flag.ContinueOnError)
 	return fs
 }
 
+// errFlags is wrapped by the error of a flag set's Parse, which the set
+// has printed already, above the command's usage: main exits 2 without
+// printing it again.
+var errFlags = errors.New("levyctl: bad flags")
+
+// parseFlags is fs.Parse with its errors (but -h's flag.ErrHelp) wrapping
+// errFlags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %w", errFlags, err)
+	}
+	return err
+}
+
 // parse parses args and refuses stray positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -14,10 +14,21 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
 	"github.com/levy-ml/levy/toy"
 )
+
+// The files levyctl sample writes for a 2-D model (train --force
+// removes them with the model they came from).
+const (
+	samplesCSV  = "samples.csv"
+	samplesPNG  = "samples.png"
+	metricsJSON = "metrics.json"
+)
+
+var sampleFiles = []string{samplesCSV, samplesPNG, metricsJSON}
 
 func runSample(ctx context.Context, args []string) error {
 	fs := newFlags("sample")
@@ -55,7 +66,7 @@ func runSample(ctx context.Context, args []string) error {
 			o.sampler = *sampler
 		}
 		if set["steps"] {
-			o.steps = *steps
+			o.steps, o.stepsSet = *steps, true
 		}
 		if set["n"] {
 			o.n = *n
@@ -71,9 +82,6 @@ func runSample(ctx context.Context, args []string) error {
 	if *n <= 0 {
 		return flagError("n", *n, "must be > 0")
 	}
-	if *steps < 1 {
-		return flagError("steps", *steps, "must be ≥ 1")
-	}
 	if st, err := os.Stat(*model); err != nil || !st.IsDir() {
 		return flagError("model", *model, "no such model directory")
 	}
@@ -83,6 +91,9 @@ func runSample(ctx context.Context, args []string) error {
 	}
 	if *sampler == "" {
 		*sampler = toy.Compatible(t.Config.Method)[0]
+	}
+	if err := checkSteps(*sampler, *steps); err != nil {
+		return err
 	}
 	if *betaMax < 0 {
 		return flagError("beta-max", *betaMax, "must be ≥ 0")
@@ -98,7 +109,7 @@ func runSample(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	if err := writeCSV(filepath.Join(*out, "samples.csv"), gen, 2); err != nil {
+	if err := writeCSV(filepath.Join(*out, samplesCSV), gen, 2); err != nil {
 		return err
 	}
 	real := toy.RealSubset(t.Data, *n, *seed)
@@ -107,7 +118,7 @@ func runSample(ctx context.Context, args []string) error {
 		b = plot2d.Bounds{XMin: -0.5, XMax: 0.5, YMin: -0.5, YMax: 0.5}
 	}
 	title := fmt.Sprintf("%s, %d steps (α = %g)", *sampler, *steps, t.Config.Alpha)
-	if err := plot2d.WritePNG(filepath.Join(*out, "samples.png"), []plot2d.Panel{
+	if err := plot2d.WritePNG(filepath.Join(*out, samplesPNG), []plot2d.Panel{
 		{Title: title, Points: gen},
 		{Title: "real data (" + t.Config.Data.Name + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}},
 	}, b); err != nil {
@@ -120,11 +131,20 @@ func runSample(ctx context.Context, args []string) error {
 	m := map[string]any{"sampler": *sampler, "steps": *steps, "n": *n, "seed": *seed,
 		"sample_seconds": sampleSec, "metrics": scores, "dataset": t.Config.Data.Name}
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(*out, "metrics.json"), append(mb, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*out, metricsJSON), append(mb, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("%s\n", mb)
 	return ctx.Err()
+}
+
+// checkSteps refuses --steps below what the sampler takes (see
+// job.MinSampleSteps).
+func checkSteps(sampler string, steps int) error {
+	if min := job.MinSampleSteps(sampler); steps < min && slices.Contains(samplers.Names, sampler) {
+		return flagError("steps", steps, fmt.Sprintf("the %s sampler takes at least %d", sampler, min))
+	}
+	return nil
 }
 
 func writeCSV(path string, x []float32, d int) error {

@@ -42,6 +42,7 @@ func openCheckpoint(dir string) (*checkpoint.Checkpoint, bool, error) {
 type imageSampleOptions struct {
 	grid, out, features, sampler string
 	steps, n                     int
+	stepsSet                     bool // --steps was given (steps may then be 0)
 	seed                         uint64
 	eta                          float64
 }
@@ -77,7 +78,10 @@ func sampleCheckpoint(ctx context.Context, c *checkpoint.Checkpoint, o imageSamp
 	if o.sampler != "" {
 		spec.Sample.Sampler = o.sampler
 	}
-	if o.steps > 0 {
+	if o.stepsSet {
+		if err := checkSteps(spec.Sample.Sampler, o.steps); err != nil {
+			return err
+		}
 		spec.Sample.Steps = o.steps
 	}
 	spec.Sample.N = cols * rows
