@@ -31,7 +31,6 @@ type Config struct {
 	Workers int      // workers to wait for
 	Job     job.Spec // the job (ignored when Resume is set: the checkpoint's spec is used)
 	RunsDir string   // parent of the run directories (runs/<job>)
-	RunDir  string   // the run directory; empty: RunsDir/<job name>
 	// Resume is a run directory (runs/<job>) whose newest good checkpoint
 	// the job continues from.
 	Resume string
