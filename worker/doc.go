@@ -7,17 +7,20 @@
 //
 //  1. Data order: the epoch e = s / ⌊n/B⌋ permutes the n points with a
 //     stream of (seed, epoch); step s takes the s-th block of B points and
-//     rank r the slice [r·B/N, (r+1)·B/N) of it. The remainder of an epoch
-//     is dropped, so no point is used twice in an epoch.
+//     rank r a shard of b_r = ⌊B/N⌋ points (one more if r < B mod N) of it,
+//     from position o_r = Σ_{q<r} b_q. The remainder of an epoch is
+//     dropped, so no point is used twice in an epoch.
 //  2. Noise: the example at position j of the global batch draws its time
 //     step and its α-stable noise from the stream (seed, step, j). The
 //     draws therefore do not depend on N, and a resumed run continues the
 //     same streams.
-//  3. Each rank computes the mean loss over its B/N points and its
-//     gradient; one ring all-reduce (package allreduce) averages the
-//     gradients, the loss and three control words (checkpoint requested,
-//     stop requested, non-finite gradient), so every rank sees the same
-//     decisions at the same step. A step whose gradient is not finite on
+//  3. Each rank computes the mean loss over its b_r points and its
+//     gradient, weighed by b_r·N/B when the shards are unequal (so that
+//     the average over the N ranks is the mean over the B points; the
+//     factor is 1, and skipped, when N divides B); one ring all-reduce
+//     (package allreduce) averages the gradients, the loss and the
+//     control words (checkpoint requested, stop requested, non-finite
+//     gradient), so every rank sees the same decisions at the same step. A step whose gradient is not finite on
 //     any rank is skipped by all; ten in a row fail the job.
 //  4. AdamW step and the EMA of the weights; every rank holds the same bits.
 //  5. Rank 0 writes checkpoints (package checkpoint) and reports progress.

@@ -293,7 +293,9 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 	spec, a := s.spec, s.a
 	d := s.src.Dim()
 	B := spec.GlobalBatch
-	b := B / a.World
+	// This rank's shard: b points from position lo of the step's batch.
+	lo, b := shard(B, a.World, a.Rank)
+	weight := float32(shardWeight(B, a.World, b))
 	dataN := s.src.Len()
 	perEpoch := spec.StepsPerEpochOf(dataN)
 	stepper, _ := s.eng.(interface{ BeginStep(step, rank int) })
@@ -333,18 +335,18 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(dataN)
 			permEpoch = epoch
 		}
-		first := pos*B + a.Rank*b
+		first := pos*B + lo
 		if stepper != nil {
 			stepper.BeginStep(step, a.Rank)
 		}
 		for i, idx := range perm[first : first+b] {
 			if aug != nil {
-				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(a.Rank*b+i))
+				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(lo+i))
 			}
 			if err := s.src.Example(idx, x0[d*i:d*i+d], aug); err != nil {
 				return fmt.Errorf("worker: step %d: %w", step, err)
 			}
-			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(a.Rank*b+i))
+			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(lo+i))
 			s.nz.Prepare(rng, x0[d*i:d*i+d], d, xt[d*i:d*i+d], tau[i:i+1], tgt[d*i:d*i+d])
 		}
 		loss, err := s.eng.Gradients(xt, tau, tgt)
@@ -361,6 +363,14 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		for _, g := range s.grads {
 			copy(s.buf[off:], g.Data)
 			off += len(g.Data)
+		}
+		if weight != 0 {
+			// An uneven shard: weigh its mean by its share of the batch,
+			// so that the ring's average is the global mean.
+			for i, v := range s.buf[:s.nParam] {
+				s.buf[i] = v * weight
+			}
+			loss *= float64(weight)
 		}
 		ctl := s.buf[s.nParam:]
 		ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
