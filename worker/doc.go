@@ -23,7 +23,10 @@
 //     gradient), so every rank sees the same decisions at the same step. A step whose gradient is not finite on
 //     any rank is skipped by all; ten in a row fail the job.
 //  4. AdamW step and the EMA of the weights; every rank holds the same bits.
-//  5. Rank 0 writes checkpoints (package checkpoint) and reports progress.
+//  5. Rank 0 reports progress and checkpoints (package checkpoint): it
+//     copies the state and writes it in the background, off the ring's
+//     path, one checkpoint at a time, and announces each once durable;
+//     the last is durable before the rank reports Done.
 //
 // The network runs on an Engine; the CPU engine wraps the gorgonia MLP.
 // A GPU engine plugs in behind the same interface (build tag cuda).

@@ -70,6 +70,8 @@ type session struct {
 
 	ckptReq, stopReq, regroupReq atomic.Bool
 	skipped                      int // steps skipped in all
+
+	ckpt ckptWriter // rank 0's checkpoint writes
 }
 
 // DataSeed, InitSeed: the seeds of the dataset and of the initial weights.
@@ -289,7 +291,10 @@ func tensorsOver(like []Tensor, flat []float32) []Tensor {
 	return out
 }
 
-func (s *session) loop(ctx context.Context, stepp *int) error {
+func (s *session) loop(ctx context.Context, stepp *int) (err error) {
+	// However the loop ends, the checkpoint being written is durable (and
+	// announced), or its error returned, before the rank reports Done.
+	defer func() { err = s.endWrites(err) }()
 	spec, a := s.spec, s.a
 	d := s.src.Dim()
 	B := spec.GlobalBatch
@@ -328,6 +333,9 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		step := *stepp
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if err := s.ckpt.poll(); err != nil {
+			return err // a checkpoint write failed
 		}
 		stepStart := time.Now()
 		epoch, pos := step/perEpoch, step%perEpoch
@@ -482,8 +490,16 @@ func (s *session) updateEMA() {
 	}
 }
 
-// save writes a checkpoint after done steps (rank 0 only) and announces it.
+// save checkpoints the state after done steps (rank 0 only): it waits for
+// the previous checkpoint's write, copies the weights, the EMA and the
+// optimiser state (training goes on meanwhile), and writes them in the
+// background; the checkpoint is announced once it is durable. An error of
+// the previous write is returned here; one of this write, by the loop's
+// next step or its end.
 func (s *session) save(done int, last bool) error {
+	if err := s.ckpt.wait(); err != nil {
+		return err
+	}
 	ostep, ots := s.eng.OptimState()
 	format := "levy-mlp"
 	if s.spec.IsImage() {
@@ -492,23 +508,27 @@ func (s *session) save(done int, last bool) error {
 	meta := map[string]string{"format": format, "method": s.spec.Method,
 		"alpha": strconv.FormatFloat(s.spec.Alpha, 'g', -1, 64)}
 	files := []checkpoint.File{
-		{Name: ModelFile, Tensors: s.params, Meta: meta},
-		{Name: EMAFile, Tensors: tensorsOver(s.params, s.ema), Meta: meta},
-		{Name: OptimFile, Tensors: ots, Meta: optimMeta(ostep)},
+		{Name: ModelFile, Tensors: copyTensors(&s.ckpt.params, s.params), Meta: meta},
+		{Name: EMAFile, Tensors: copyTensors(&s.ckpt.ema, tensorsOver(s.params, s.ema)), Meta: meta},
+		{Name: OptimFile, Tensors: copyTensors(&s.ckpt.optim, ots), Meta: optimMeta(ostep)},
 	}
 	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpochOf(s.src.Len())),
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
-	t0 := time.Now()
-	dir, err := checkpoint.Save(CheckpointDir(s.a.RunDir), m, files, s.spec.Keep)
-	if err != nil {
-		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
-	}
-	if m := s.w.cfg.Metrics; m != nil {
-		m.Checkpoints.Inc()
-	}
-	s.log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
-	s.w.publish(wire.JobSubject(s.a.Job, "ckpt"), &wire.Checkpoint{Job: s.a.Job, Step: done, Dir: dir, Last: last})
+	root, keep, job, w, log := CheckpointDir(s.a.RunDir), s.spec.Keep, s.a.Job, s.w, s.log
+	s.ckpt.start(func() error {
+		t0 := time.Now()
+		dir, err := saveCheckpoint(root, m, files, keep)
+		if err != nil {
+			return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+		}
+		if m := w.cfg.Metrics; m != nil {
+			m.Checkpoints.Inc()
+		}
+		log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
+		w.publish(wire.JobSubject(job, "ckpt"), &wire.Checkpoint{Job: job, Step: done, Dir: dir, Last: last})
+		return nil
+	})
 	return nil
 }
 
