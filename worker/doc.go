@@ -33,6 +33,7 @@
 //
 // A sampling worker (Sampler) watches for new checkpoints, samples the
 // model with the job's sampler, and writes samples.safetensors,
-// samples.png and metrics.json next to the checkpoint and in the run
-// directory.
+// samples.png and metrics.json to the run's samples/step-N (SampleDir),
+// never into the checkpoint's directory, and copies the newest into the
+// run directory.
 package worker
