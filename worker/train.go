@@ -515,7 +515,7 @@ func (s *session) save(done int, last bool) error {
 	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpochOf(s.src.Len())),
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
-	root, keep, job, w, log := CheckpointDir(s.a.RunDir), s.spec.Keep, s.a.Job, s.w, s.log
+	root, keep, jobID, w, log := CheckpointDir(s.a.RunDir), s.spec.Keep, s.a.Job, s.w, s.log
 	s.ckpt.start(func() error {
 		t0 := time.Now()
 		dir, err := saveCheckpoint(root, m, files, keep)
@@ -526,7 +526,7 @@ func (s *session) save(done int, last bool) error {
 			m.Checkpoints.Inc()
 		}
 		log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
-		w.publish(wire.JobSubject(job, "ckpt"), &wire.Checkpoint{Job: job, Step: done, Dir: dir, Last: last})
+		w.publish(wire.JobSubject(jobID, "ckpt"), &wire.Checkpoint{Job: jobID, Step: done, Dir: dir, Last: last})
 		return nil
 	})
 	return nil
