@@ -44,9 +44,11 @@
 //
 // # Atomic protocol
 //
-// Save writes everything into a fresh hidden directory root/.tmp-step-N-*:
-// each safetensors file is written, fsynced and closed, its size and
-// SHA-256 recorded; then manifest.json is written and fsynced last; then
+// Save creates root if need be (MkdirAll: the parent of each directory it
+// creates is fsynced), then writes everything into a fresh hidden
+// directory root/.tmp-step-N-*: each safetensors file is written, fsynced
+// and closed, its size and SHA-256 recorded; then manifest.json is
+// written and fsynced last; then
 // the temporary directory is fsynced, renamed to root/step-N, and root is
 // fsynced. A crash before the rename leaves only a hidden directory, which
 // List and Latest ignore and the next Save removes; after the rename the
@@ -62,6 +64,11 @@
 // Load also decodes the tensors). Latest walks the checkpoints from the
 // newest and returns the first good one, reporting each skipped one with
 // an error wrapping ErrCorrupt that names the offending file.
+//
+// The same discipline is offered for the files a run keeps beside its
+// checkpoints (the sampler's): WriteFileAtomic writes a temporary file,
+// fsyncs it, renames it into place and fsyncs the directory;
+// WriteDirAtomic does the same for a whole directory of files.
 //
 // # Retention
 //

@@ -85,8 +85,8 @@ func Save(root string, m Manifest, files []File, keep int) (dir string, err erro
 	if err := m.Validate(); err != nil { // the other fields, before touching the disk
 		return "", err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
+	if err := MkdirAll(root, 0o755); err != nil {
+		return "", err
 	}
 	if err := cleanup(root); err != nil {
 		return "", err

@@ -48,7 +48,7 @@ func TestNewRefusesBadInput(t *testing.T) {
 		is   error
 	}{
 		{func(c *Config) { c.Workers = 0 }, "--workers 0", nil},
-		{func(c *Config) { c.Workers = 3 }, "not divisible by the 3 workers", nil},
+		{func(c *Config) { c.Workers = 2000 }, "fewer points than the 2000 workers", nil},
 		{func(c *Config) { c.Job.Alpha = 2.5 }, `"alpha" = 2.5`, nil},
 		{func(c *Config) { c.StopAt = -1 }, "--stop-at -1", nil},
 		{func(c *Config) { c.Resume = filepath.Join(runs, "missing") }, "--resume", checkpoint.ErrNoCheckpoint},

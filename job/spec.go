@@ -436,15 +436,17 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// CheckWorkers reports whether the job can be split over n workers: the
-// global batch must divide evenly, so that every worker computes the mean
-// over the same number of points and their average is the global mean.
+// CheckWorkers reports whether the job can be split over n workers: each
+// takes at least one point of the global batch. The batch need not divide
+// evenly: the first global_batch mod n workers take one point more, and
+// every worker weighs its gradient by its share, so that their average is
+// still the global mean.
 func (s Spec) CheckWorkers(n int) error {
 	if n <= 0 {
 		return fmt.Errorf("%w: %d workers, want ≥ 1", ErrInvalid, n)
 	}
-	if s.GlobalBatch%n != 0 {
-		return bad("global_batch", s.GlobalBatch, fmt.Sprintf("not divisible by the %d workers (each takes global_batch/workers points)", n))
+	if n > s.GlobalBatch {
+		return bad("global_batch", s.GlobalBatch, fmt.Sprintf("fewer points than the %d workers (each takes at least one point per step)", n))
 	}
 	return nil
 }
@@ -456,7 +458,9 @@ const maxWorld = 4096
 // Workers returns the ring size the job starts with when the coordinator
 // asks for def workers (def clamped to [min_workers, max_workers]), and
 // the bounds the ring may shrink to after a loss and grow to when
-// workers join (lo ≥ 1, hi ≥ target).
+// workers join (lo ≥ 1, hi ≥ target). The ring grows to at most one
+// worker per point of the global batch; a target past that is left for
+// CheckWorkers to refuse.
 func (s Spec) Workers(def int) (target, lo, hi int) {
 	target = def
 	if s.MaxWorkers > 0 && target > s.MaxWorkers {
@@ -467,7 +471,7 @@ func (s Spec) Workers(def int) (target, lo, hi int) {
 	}
 	lo, hi = max(1, s.MinWorkers), target
 	if s.MaxWorkers > hi {
-		hi = s.MaxWorkers
+		hi = max(target, min(s.MaxWorkers, s.GlobalBatch))
 	}
 	return target, lo, hi
 }

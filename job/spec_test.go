@@ -93,17 +93,22 @@ func TestMethodPicksItsSampler(t *testing.T) {
 	}
 }
 
+// TestCheckWorkers: any ring of 1 … global_batch workers splits the batch
+// (in shards of unequal size when it does not divide); more workers than
+// points, or none, are refused.
 func TestCheckWorkers(t *testing.T) {
 	s := Default()
 	s.GlobalBatch = 1000
-	if err := s.CheckWorkers(3); err == nil || !strings.Contains(err.Error(), "global_batch") {
-		t.Errorf("1000 over 3 workers: %v", err)
+	for _, n := range []int{1, 3, 7, 8, 999, 1000} {
+		if err := s.CheckWorkers(n); err != nil {
+			t.Errorf("1000 over %d workers: %v", n, err)
+		}
+	}
+	if err := s.CheckWorkers(1001); err == nil || !strings.Contains(err.Error(), "global_batch") || !strings.Contains(err.Error(), "1001 workers") {
+		t.Errorf("1000 over 1001 workers: %v, want an error naming global_batch and the 1001 workers", err)
 	}
 	if err := s.CheckWorkers(0); err == nil {
 		t.Error("0 workers accepted")
-	}
-	if err := s.CheckWorkers(8); err != nil {
-		t.Error(err)
 	}
 }
 
@@ -291,5 +296,15 @@ func TestSampleStepsMinimum(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("%q: %v, want %q", src, err, want)
 		}
+	}
+}
+
+// TestWorkersStayWithinTheBatch: a ring never grows past one point per
+// worker, whatever max_workers says.
+func TestWorkersStayWithinTheBatch(t *testing.T) {
+	s := Default()
+	s.GlobalBatch, s.MaxWorkers = 6, 16
+	if tg, lo, hi := s.Workers(4); tg != 4 || lo != 1 || hi != 6 {
+		t.Errorf("batch 6, max_workers 16, --workers 4: got %d [%d, %d], want 4 [1, 6]", tg, lo, hi)
 	}
 }

@@ -60,7 +60,7 @@ func TestImageJobsOnFixtures(t *testing.T) {
 			if len(files[worker.EMAFile]) == 0 {
 				t.Fatal("the checkpoint holds no EMA weights")
 			}
-			for _, dir := range []string{c.Dir, res.RunDir} {
+			for _, dir := range []string{worker.SampleDir(res.RunDir, c.Manifest.Step), res.RunDir} {
 				f, err := os.Open(filepath.Join(dir, worker.PlotFile))
 				if err != nil {
 					t.Fatal(err)

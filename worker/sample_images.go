@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,8 +25,9 @@ import (
 
 // Image samplers write, besides SamplesFile and MetricsFile, the grid of
 // the first GridCols² samples as PlotFile, a copy per checkpoint under
-// <run>/grids/, and ProgressFile: the grids of the newest ProgressGrids
-// checkpoints side by side.
+// <run>/grids/, and <run>/ProgressFile: the grids of the newest
+// ProgressGrids checkpoints side by side. Every file is replaced
+// atomically (checkpoint.WriteFileAtomic).
 const (
 	ProgressFile  = "progress.png"
 	GridCols      = 8
@@ -87,40 +89,35 @@ func (s *Sampler) sampleImages(ctx context.Context, c *checkpoint.Checkpoint, sp
 	mj = append(mj, '\n')
 	k := min(n, GridCols*GridCols)
 	grid := imagedata.Grid(gen[:k*spec.Dim()], k, ch, size, size, GridCols, 2)
-	runDir := filepath.Dir(filepath.Dir(c.Dir))
-	for _, out := range []string{c.Dir, runDir} {
-		if err := writeFileAtomic(filepath.Join(out, SamplesFile), func(f *os.File) error {
-			return safetensors.Encode(f, []safetensors.Tensor{{Name: "samples", Shape: []int{n, ch, size, size}, Data: gen}},
-				map[string]string{"step": fmt.Sprint(c.Manifest.Step), "sampler": spec.Sample.Sampler})
-		}); err != nil {
-			return nil, err
-		}
-		if err := imagedata.SavePNG(filepath.Join(out, PlotFile), grid); err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(filepath.Join(out, MetricsFile), func(f *os.File) error {
-			_, err := f.Write(mj)
-			return err
-		}); err != nil {
-			return nil, err
-		}
+	var gridPNG bytes.Buffer
+	if err := png.Encode(&gridPNG, grid); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
-	if err := writeProgress(runDir, c.Manifest.Step, grid); err != nil {
+	runDir := filepath.Dir(filepath.Dir(c.Dir))
+	samples := safetensors.Tensor{Name: "samples", Shape: []int{n, ch, size, size}, Data: gen}
+	if err := writeSamples(runDir, c.Manifest.Step, func(out string) error {
+		return writeSampleFiles(out, samples, spec.Sample.Sampler, c.Manifest.Step, mj, func(path string) error {
+			return os.WriteFile(path, gridPNG.Bytes(), 0o644)
+		})
+	}); err != nil {
 		return nil, err
 	}
-	s.log.Info("sampled", zap.String("dir", c.Dir), zap.Any("metrics", metrics))
+	if err := writeProgress(runDir, c.Manifest.Step, gridPNG.Bytes()); err != nil {
+		return nil, err
+	}
+	s.log.Info("sampled", zap.String("dir", c.Dir), zap.String("samples", SampleDir(runDir, c.Manifest.Step)), zap.Any("metrics", metrics))
 	return metrics, nil
 }
 
-// writeProgress keeps the grid of step under <run>/grids and redraws
-// <run>/progress.png from the newest ProgressGrids of them.
-func writeProgress(runDir string, step int64, grid image.Image) error {
+// writeProgress keeps the grid of step (PNG bytes) under <run>/grids and
+// redraws <run>/progress.png from the newest ProgressGrids of them.
+func writeProgress(runDir string, step int64, gridPNG []byte) error {
 	gd := filepath.Join(runDir, "grids")
-	if err := os.MkdirAll(gd, 0o755); err != nil {
-		return err
+	if err := checkpoint.MkdirAll(gd, 0o755); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
-	if err := imagedata.SavePNG(filepath.Join(gd, fmt.Sprintf("step-%08d.png", step)), grid); err != nil {
-		return err
+	if err := checkpoint.WriteFileAtomic(filepath.Join(gd, fmt.Sprintf("step-%08d.png", step)), gridPNG, 0o644); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	names, err := filepath.Glob(filepath.Join(gd, "step-*.png"))
 	if err != nil {
@@ -147,5 +144,12 @@ func writeProgress(runDir string, step int64, grid image.Image) error {
 		grids = append(grids, img)
 		labels = append(labels, fmt.Sprintf("step %d", st))
 	}
-	return imagedata.SavePNG(filepath.Join(runDir, ProgressFile), imagedata.Strip(grids, labels))
+	var strip bytes.Buffer
+	if err := png.Encode(&strip, imagedata.Strip(grids, labels)); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := checkpoint.WriteFileAtomic(filepath.Join(runDir, ProgressFile), strip.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
 }

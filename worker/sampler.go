@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,13 +27,24 @@ import (
 	"github.com/levy-ml/levy/toy"
 )
 
-// Files a sampler writes next to a checkpoint (and, for the newest, in the
-// run directory).
+// Files a sampler writes for each checkpoint, in SampleDir (and, for the
+// newest, in the run directory).
 const (
 	SamplesFile = "samples.safetensors"
 	PlotFile    = "samples.png"
 	MetricsFile = "metrics.json"
 )
+
+// SamplesDir is where a run keeps the samples of its checkpoints, one
+// directory per sampled checkpoint: <run>/samples/step-%08d. The sampler
+// never writes into the checkpoints' own directories, which rank 0
+// prunes.
+func SamplesDir(runDir string) string { return filepath.Join(runDir, "samples") }
+
+// SampleDir is the directory of the samples of the checkpoint of step.
+func SampleDir(runDir string, step int64) string {
+	return checkpoint.StepDir(SamplesDir(runDir), step)
+}
 
 // SamplerConfig configures a sampling worker.
 type SamplerConfig struct {
@@ -71,6 +83,10 @@ func (c SamplerConfig) Validate() error {
 type Sampler struct {
 	cfg SamplerConfig
 	log *zap.Logger
+
+	// loaded, if set (tests only), runs once a checkpoint is loaded,
+	// before its samples are written.
+	loaded func(dir string)
 }
 
 // NewSampler validates cfg.
@@ -208,12 +224,18 @@ func loadWeights(c *checkpoint.Checkpoint, name string, ps []Tensor) error {
 }
 
 // SampleCheckpoint samples one checkpoint directory with its job's
-// sampler and writes the samples, the plot and the metrics next to it and
-// into the run directory. It returns the metrics.
+// sampler and writes the samples, the plot and the metrics to
+// SampleDir(run, step), where run is the directory above the checkpoint's
+// root, and copies them into run unless a newer step has been sampled. It
+// returns the metrics. The checkpoint is read whole first: if it is
+// pruned meanwhile, the samples are still written.
 func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]float64, error) {
 	c, err := checkpoint.Load(dir)
 	if err != nil {
 		return nil, err
+	}
+	if s.loaded != nil {
+		s.loaded(dir)
 	}
 	spec, err := job.FromJSON(c.Manifest.Job)
 	if err != nil {
@@ -266,50 +288,64 @@ func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]
 	panels := []plot2d.Panel{{Title: title, Points: gen},
 		{Title: "real data (" + spec.Dataset + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}}}
 	runDir := filepath.Dir(filepath.Dir(dir))
-	for _, out := range []string{dir, runDir} {
-		if err := writeFileAtomic(filepath.Join(out, SamplesFile), func(f *os.File) error {
-			return safetensors.Encode(f, []safetensors.Tensor{{Name: "samples", Shape: []int{n, 2}, Data: gen}},
-				map[string]string{"step": fmt.Sprint(c.Manifest.Step), "sampler": spec.Sample.Sampler})
-		}); err != nil {
-			return nil, err
-		}
-		tmp := filepath.Join(out, "."+PlotFile+".tmp")
-		if err := plot2d.WritePNG(tmp, panels, b); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, filepath.Join(out, PlotFile)); err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(filepath.Join(out, MetricsFile), func(f *os.File) error {
-			_, err := f.Write(mj)
-			return err
-		}); err != nil {
-			return nil, err
-		}
+	samples := safetensors.Tensor{Name: "samples", Shape: []int{n, 2}, Data: gen}
+	if err := writeSamples(runDir, c.Manifest.Step, func(out string) error {
+		return writeSampleFiles(out, samples, spec.Sample.Sampler, c.Manifest.Step, mj, func(path string) error {
+			return plot2d.WritePNG(path, panels, b)
+		})
+	}); err != nil {
+		return nil, err
 	}
-	s.log.Info("sampled", zap.String("dir", dir), zap.Any("metrics", metrics))
+	s.log.Info("sampled", zap.String("dir", dir), zap.String("samples", SampleDir(runDir, c.Manifest.Step)), zap.Any("metrics", metrics))
 	return metrics, nil
 }
 
-// writeFileAtomic writes path through a temporary file, fsync and rename.
-func writeFileAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// writeSamples commits the samples of the checkpoint of step: fill writes
+// their files into a temporary directory that becomes SampleDir(runDir,
+// step) whole (checkpoint.WriteDirAtomic). Unless a newer step has
+// samples already, each file is then copied into runDir atomically.
+func writeSamples(runDir string, step int64, fill func(dir string) error) error {
+	root := SamplesDir(runDir)
+	if err := checkpoint.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	dir := SampleDir(runDir, step)
+	if err := checkpoint.WriteDirAtomic(dir, 0o755, fill); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	sampled, err := checkpoint.List(root)
 	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if len(sampled) > 0 && sampled[len(sampled)-1] != dir {
+		return nil // the run directory shows a newer step
+	}
+	for _, name := range []string{SamplesFile, PlotFile, MetricsFile} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		if err := checkpoint.WriteFileAtomic(filepath.Join(runDir, name), b, 0o644); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeSampleFiles writes SamplesFile, MetricsFile (report) and, through
+// plot, PlotFile into dir.
+func writeSampleFiles(dir string, samples safetensors.Tensor, sampler string, step int64, report []byte, plot func(path string) error) error {
+	var st bytes.Buffer
+	if err := safetensors.Encode(&st, []safetensors.Tensor{samples}, map[string]string{"step": fmt.Sprint(step), "sampler": sampler}); err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if err := os.WriteFile(filepath.Join(dir, SamplesFile), st.Bytes(), 0o644); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := plot(filepath.Join(dir, PlotFile)); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	return os.WriteFile(filepath.Join(dir, MetricsFile), report, 0o644)
 }
 
 // NewOfflineSampler returns a sampler for SampleCheckpoint alone (no NATS).

@@ -72,6 +72,8 @@ type session struct {
 
 	ckptReq, stopReq, regroupReq atomic.Bool
 	skipped                      int // steps skipped in all
+
+	ckpt ckptWriter // rank 0's checkpoint writes
 }
 
 // DataSeed, InitSeed: the seeds of the dataset and of the initial weights.
@@ -342,11 +344,16 @@ func tensorsOver(like []Tensor, flat []float32) []Tensor {
 	return out
 }
 
-func (s *session) loop(ctx context.Context, stepp *int) error {
+func (s *session) loop(ctx context.Context, stepp *int) (err error) {
+	// However the loop ends, the checkpoint being written is durable (and
+	// announced), or its error returned, before the rank reports Done.
+	defer func() { err = s.endWrites(err) }()
 	spec, a := s.spec, s.a
 	d := s.src.Dim()
 	B := spec.GlobalBatch
-	b := B / a.World
+	// This rank's shard: b points from position lo of the step's batch.
+	lo, b := shard(B, a.World, a.Rank)
+	weight := float32(shardWeight(B, a.World, b))
 	dataN := s.src.Len()
 	perEpoch := spec.StepsPerEpochOf(dataN)
 	stepper, _ := s.eng.(interface{ BeginStep(step, rank int) })
@@ -380,24 +387,27 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := s.ckpt.poll(); err != nil {
+			return err // a checkpoint write failed
+		}
 		stepStart := time.Now()
 		epoch, pos := step/perEpoch, step%perEpoch
 		if epoch != permEpoch {
 			perm = noise.Stream(spec.Seed, noise.TagShuf, uint64(epoch)).Perm(dataN)
 			permEpoch = epoch
 		}
-		first := pos*B + a.Rank*b
+		first := pos*B + lo
 		if stepper != nil {
 			stepper.BeginStep(step, a.Rank)
 		}
 		for i, idx := range perm[first : first+b] {
 			if aug != nil {
-				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(a.Rank*b+i))
+				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(lo+i))
 			}
 			if err := s.src.Example(idx, x0[d*i:d*i+d], aug); err != nil {
 				return fmt.Errorf("worker: step %d: %w", step, err)
 			}
-			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(a.Rank*b+i))
+			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(lo+i))
 			s.nz.Prepare(rng, x0[d*i:d*i+d], d, xt[d*i:d*i+d], tau[i:i+1], tgt[d*i:d*i+d])
 		}
 		loss, err := s.eng.Gradients(xt, tau, tgt)
@@ -414,6 +424,14 @@ func (s *session) loop(ctx context.Context, stepp *int) error {
 		for _, g := range s.grads {
 			copy(s.buf[off:], g.Data)
 			off += len(g.Data)
+		}
+		if weight != 0 {
+			// An uneven shard: weigh its mean by its share of the batch,
+			// so that the ring's average is the global mean.
+			for i, v := range s.buf[:s.nParam] {
+				s.buf[i] = v * weight
+			}
+			loss *= float64(weight)
 		}
 		ctl := s.buf[s.nParam:]
 		ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
@@ -526,8 +544,16 @@ func (s *session) updateEMA() {
 	}
 }
 
-// save writes a checkpoint after done steps (rank 0 only) and announces it.
+// save checkpoints the state after done steps (rank 0 only): it waits for
+// the previous checkpoint's write, copies the weights, the EMA and the
+// optimiser state (training goes on meanwhile), and writes them in the
+// background; the checkpoint is announced once it is durable. An error of
+// the previous write is returned here; one of this write, by the loop's
+// next step or its end.
 func (s *session) save(done int, last bool) error {
+	if err := s.ckpt.wait(); err != nil {
+		return err
+	}
 	ostep, ots := s.eng.OptimState()
 	format := "levy-mlp"
 	if s.spec.IsImage() {
@@ -536,28 +562,33 @@ func (s *session) save(done int, last bool) error {
 	meta := map[string]string{"format": format, "method": s.spec.Method,
 		"alpha": strconv.FormatFloat(s.spec.Alpha, 'g', -1, 64)}
 	files := []checkpoint.File{
-		{Name: ModelFile, Tensors: s.params, Meta: meta},
-		{Name: EMAFile, Tensors: tensorsOver(s.params, s.ema), Meta: meta},
-		{Name: OptimFile, Tensors: ots, Meta: optimMeta(ostep)},
+		{Name: ModelFile, Tensors: copyTensors(&s.ckpt.params, s.params), Meta: meta},
+		{Name: EMAFile, Tensors: copyTensors(&s.ckpt.ema, tensorsOver(s.params, s.ema)), Meta: meta},
+		{Name: OptimFile, Tensors: copyTensors(&s.ckpt.optim, ots), Meta: optimMeta(ostep)},
 	}
 	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpochOf(s.src.Len())),
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}
-	t0 := time.Now()
-	dir, err := checkpoint.Save(CheckpointDir(s.runDir), m, files, s.spec.Keep)
-	if err != nil {
-		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
-	}
-	if m := s.w.cfg.Metrics; m != nil {
-		m.Checkpoints.Inc()
-	}
-	s.log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
-	rel, err := filepath.Rel(s.runDir, dir)
-	if err != nil {
-		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
-	}
-	s.w.publish(wire.MemberSubject(s.a.Job, wire.ReportCkpt, s.w.cfg.ID), &wire.Checkpoint{Sender: s.w.sender(), Job: s.a.Job,
-		Generation: s.a.Generation, Step: done, Dir: rel, RunDir: s.a.RunDir, Last: last})
+	root, keep, w, log := CheckpointDir(s.runDir), s.spec.Keep, s.w, s.log
+	a, runDir := s.a, s.runDir
+	s.ckpt.start(func() error {
+		t0 := time.Now()
+		dir, err := saveCheckpoint(root, m, files, keep)
+		if err != nil {
+			return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+		}
+		if m := w.cfg.Metrics; m != nil {
+			m.Checkpoints.Inc()
+		}
+		log.Info("checkpoint saved", zap.Int("step", done), zap.String("dir", dir), zap.Duration("took", time.Since(t0)))
+		rel, err := filepath.Rel(runDir, dir)
+		if err != nil {
+			return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
+		}
+		w.publish(wire.MemberSubject(a.Job, wire.ReportCkpt, w.cfg.ID), &wire.Checkpoint{Sender: w.sender(), Job: a.Job,
+			Generation: a.Generation, Step: done, Dir: rel, RunDir: a.RunDir, Last: last})
+		return nil
+	})
 	return nil
 }
 

@@ -1,7 +1,7 @@
 // Command sampler is a levy sampling worker: it watches for new
 // checkpoints, samples them with their job's sampler and writes
-// samples.safetensors, samples.png and metrics.json next to each one and
-// into the run directory.
+// samples.safetensors, samples.png and metrics.json for each one to
+// <run>/samples/step-N and, for the newest, into the run directory.
 //
 //	sampler --nats nats://head:4222 [--job NAME]
 //	sampler --checkpoint runs/dlpm-grid9/checkpoints/step-00002000   # one checkpoint, no NATS
