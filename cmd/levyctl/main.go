@@ -45,6 +45,8 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"logs":   runLogs,
 
 	"classifier": runClassifier,
+
+	"nats-config": runNATSConfig,
 }
 
 func main() {
