@@ -129,7 +129,7 @@ func BenchmarkAllReduce(b *testing.B) {
 						b.Fatal(err)
 					}
 					conns = append(conns, nc)
-					tr, err := NewNATS(nc, fmt.Sprintf("bench.%d.%d", size, mib), r, size)
+					tr, err := NewNATS(nc, fmt.Sprintf("bench.%d.%d", size, mib), r, ringIDs(size))
 					if err != nil {
 						b.Fatal(err)
 					}

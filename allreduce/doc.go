@@ -27,6 +27,12 @@
 //
 // # Messages and failures
 //
+// Over NATS (NewNATS) the ring's members are worker IDs, and a chunk for
+// rank r from worker w goes to <prefix>.r.w: the subject names the
+// sender, which NATS subject permissions can authenticate
+// (docs/security.md). A rank drops, and counts, chunks whose sender is not
+// its left peer or disagrees with the header's source rank.
+//
 // A chunk is a 48-byte little-endian header (magic, version, ring
 // generation, call sequence number, total length, step, chunk index,
 // sender, count) followed by the values, little-endian. Messages of

@@ -203,15 +203,17 @@ func startNATS(t testing.TB) *server.Server {
 	return ns
 }
 
+// natsRing connects size ranks, worker IDs w0, w1, …, over ns.
 func natsRing(t testing.TB, ns *server.Server, size int, prefix string) []Transport {
 	ts := make([]Transport, size)
+	ids := ringIDs(size)
 	for r := range ts {
 		nc, err := nats.Connect(ns.ClientURL())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		tr, err := NewNATS(nc, prefix, r, size)
+		tr, err := NewNATS(nc, prefix, r, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,6 +224,15 @@ func natsRing(t testing.TB, ns *server.Server, size int, prefix string) []Transp
 		ts[r] = tr
 	}
 	return ts
+}
+
+// ringIDs returns the worker IDs w0 … w(size−1).
+func ringIDs(size int) []string {
+	ids := make([]string, size)
+	for r := range ids {
+		ids[r] = fmt.Sprintf("w%d", r)
+	}
+	return ids
 }
 
 func TestAllReduceOverNATS(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/worker"
 )
 
@@ -71,8 +72,12 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 			c.Close()
 		}
 	}()
+	var reg prometheus.Registerer // a nil *Registry would not be a nil Registerer
+	if cfg.Registry != nil {
+		reg = cfg.Registry
+	}
 	connect := func(name string) (*nats.Conn, error) {
-		opts := []nats.Option{nats.Name(name), nats.InProcessServer(ns)}
+		opts := append([]nats.Option{nats.Name(name), nats.InProcessServer(ns)}, obs.ConnOptions(log, reg)...)
 		if cfg.User != "" {
 			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 		}

@@ -138,7 +138,7 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 		}
 		s.log.Info("resumed", zap.String("checkpoint", dir), zap.Int("step", step))
 	}
-	tr, err := allreduce.NewNATS(w.cfg.NATS, wire.RingPrefix(a.Job, a.Generation), a.Rank, a.World)
+	tr, err := allreduce.NewNATS(w.cfg.NATS, wire.RingPrefix(a.Job, a.Generation), a.Rank, a.Ring, allreduce.WithLogger(s.log))
 	if err != nil {
 		return err
 	}

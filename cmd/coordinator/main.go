@@ -122,7 +122,7 @@ func run() error {
 			os.Remove(filepath.Join(cfg.RunDir, "checkpoints")) // if empty: the next run may use the directory again
 		}
 	} else {
-		nc, cerr := cli.Connect(*natsURL, "levy-coordinator", auth, log)
+		nc, cerr := cli.ConnectObserved(*natsURL, "levy-coordinator", auth, log, reg)
 		if cerr != nil {
 			return cerr
 		}

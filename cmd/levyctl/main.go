@@ -48,6 +48,8 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 
 	"classifier": runClassifier,
 	"verify":     runVerify,
+
+	"nats-config": runNATSConfig,
 }
 
 func main() {

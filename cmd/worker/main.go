@@ -62,13 +62,13 @@ func run() error {
 	if err := worker.CheckGPU(cfg.GPU); err != nil {
 		return err
 	}
-	nc, err := cli.Connect(*natsURL, "levy-worker-"+cfg.ID, auth, log)
+	reg := obs.NewRegistry()
+	nc, err := cli.ConnectObserved(*natsURL, "levy-worker-"+cfg.ID, auth, log, reg)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	cfg.NATS = nc
-	reg := obs.NewRegistry()
 	cfg.Metrics = worker.NewMetrics(reg, cfg.ID)
 	w, err := worker.New(cfg)
 	if err != nil {

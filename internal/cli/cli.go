@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/levy-ml/levy/internal/obs"
 )
 
 // Logger returns a logger on stderr at level (debug, info, warn, error),
@@ -37,20 +40,22 @@ func Logger(level, format string) (*zap.Logger, error) {
 }
 
 // Connect dials the cluster's NATS server with reconnects, a name and the
-// credentials in auth.
+// credentials in auth; asynchronous errors, disconnects and reconnects
+// are logged (obs.ConnOptions), counted nowhere.
 func Connect(url, name string, auth NATSAuth, log *zap.Logger) (*nats.Conn, error) {
+	return ConnectObserved(url, name, auth, log, nil)
+}
+
+// ConnectObserved is Connect that also counts slow consumers and
+// permissions violations in reg (obs.ConnOptions).
+func ConnectObserved(url, name string, auth NATSAuth, log *zap.Logger, reg prometheus.Registerer) (*nats.Conn, error) {
 	opts, err := auth.Options()
 	if err != nil {
 		return nil, err
 	}
 	opts = append(opts, nats.Name(name), nats.Timeout(5*time.Second),
-		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("NATS disconnected", zap.Error(err))
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", zap.String("url", Redact(c.ConnectedUrl()))) }))
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+	opts = append(opts, obs.ConnOptions(log, reg)...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, explain(url, err)

@@ -200,8 +200,8 @@ func TestCoordinatorRefusesBadJobSpec(t *testing.T) {
 	if _, err := os.Stat(runs); err == nil {
 		t.Errorf("a refused job created %s", runs)
 	}
-	out, err = exec.Command(filepath.Join(bin, "coordinator"), "--local", "--workers", "3", "--runs-dir", runs).CombinedOutput()
+	out, err = exec.Command(filepath.Join(bin, "coordinator"), "--local", "--workers", "2000", "--runs-dir", runs).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "global_batch") {
-		t.Errorf("1024 over 3 workers: %v\n%s", err, out)
+		t.Errorf("1024 points over 2000 workers: %v\n%s", err, out)
 	}
 }
