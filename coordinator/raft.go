@@ -179,6 +179,10 @@ type NodeConfig struct {
 	// IP address or DNS SAN). Without them raft runs over plain TCP,
 	// with no authentication.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
+	// Partition, if not nil (tests only), can cut this node's raft
+	// traffic while the rest of the coordinator (NATS, the job loop)
+	// runs on: a real network partition of the raft port.
+	Partition *Partition
 }
 
 // Validate reports the first bad field.
@@ -269,6 +273,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			return nil, terr
 		}
 		trans, err = newTLSTransport(cfg.Bind, addr, tc, rc.Logger)
+	} else if cfg.Partition != nil {
+		trans, err = newPartitionTransport(cfg.Bind, addr, cfg.Partition, rc.Logger)
 	} else {
 		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
 	}

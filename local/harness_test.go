@@ -32,6 +32,7 @@ type cluster struct {
 	nodes []*coordinator.Node
 	peers []coordinator.Peer
 	dirs  []string
+	parts []*coordinator.Partition // each node's raft link, to cut
 }
 
 func newCluster(t *testing.T, spec job.Spec) *cluster {
@@ -120,6 +121,7 @@ func (c *cluster) raft(workers int, tweak func(i int, cc *coordinator.Config)) <
 		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: l.Addr().String()})
 		l.Close()
 		c.dirs = append(c.dirs, c.t.TempDir())
+		c.parts = append(c.parts, &coordinator.Partition{})
 	}
 	c.nodes = make([]*coordinator.Node, 3)
 	results := make(chan *coordinator.Result, 3)
@@ -131,7 +133,7 @@ func (c *cluster) raft(workers int, tweak func(i int, cc *coordinator.Config)) <
 
 func (c *cluster) startNode(i, workers int, tweak func(i int, cc *coordinator.Config), results chan<- *coordinator.Result) {
 	nd, err := coordinator.NewNode(coordinator.NodeConfig{ID: c.peers[i].ID, Bind: c.peers[i].Addr, Peers: c.peers,
-		DataDir: c.dirs[i], Fast: true})
+		DataDir: c.dirs[i], Fast: true, Partition: c.parts[i]})
 	if err != nil {
 		c.t.Fatal(err)
 	}
