@@ -110,7 +110,7 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 			msg.Regroup = true
 		case err != nil:
 			msg.Error = err.Error()
-			msg.Retry = errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted) || errors.Is(err, errRetryable)
+			msg.Retry = retryable(err)
 		}
 		w.reportDone(outer, msg)
 	}()

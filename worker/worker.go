@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/levy-ml/levy/allreduce"
 	"github.com/levy-ml/levy/internal/preflight"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
@@ -222,7 +223,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		if jerr != nil {
 			w.log.Error("job failed", zap.String("job", a.Job), zap.Error(jerr))
-			if a.Elastic && ctx.Err() == nil {
+			if a.Elastic && ctx.Err() == nil && retryable(jerr) {
 				w.log.Info("joining again for the job's next ring", zap.String("job", a.Job))
 				continue
 			}
@@ -234,6 +235,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			return jerr
 		}
 	}
+}
+
+// retryable reports whether a new ring of the job may not meet err (a
+// peer died or hung, the ring was aborted, no start came, storage
+// trouble): the worker joins the job again. Other errors (bad data,
+// non-finite gradients) fail the job.
+func retryable(err error) bool {
+	return errors.Is(err, allreduce.ErrRingBroken) || errors.Is(err, errAborted) || errors.Is(err, errRetryable)
 }
 
 // heartbeat publishes the worker's heartbeat until ctx is done.
