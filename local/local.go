@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/natsauth"
 	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/worker"
 )
@@ -54,6 +55,48 @@ func StartServer(user, password string) (*server.Server, error) {
 	return ns, nil
 }
 
+// startRoleServer starts the embedded server. With a user, the server
+// takes the roles of docs/security.md: user and password are the
+// operator's (levyctl's), and the coordinator, every worker (w0, w1, …)
+// and the sampler get users of their own with random passwords, each
+// allowed only its role's subjects. creds maps "coordinator", "w<i>" and
+// "sampler" to those identities (empty without a user).
+func startRoleServer(user, password string, workers int, sampler bool) (*server.Server, map[string]natsauth.Identity, error) {
+	if user == "" {
+		ns, err := StartServer("", "")
+		return ns, nil, err
+	}
+	creds := map[string]natsauth.Identity{"coordinator": {Role: natsauth.Coordinator, Name: "c0", Password: natsauth.NewPassword()}}
+	for i := range workers {
+		name := fmt.Sprintf("w%d", i)
+		creds[name] = natsauth.Identity{Role: natsauth.Worker, Name: name, Password: natsauth.NewPassword()}
+	}
+	if sampler {
+		creds["sampler"] = natsauth.Identity{Role: natsauth.Sampler, Name: "sampler", Password: natsauth.NewPassword()}
+	}
+	ids := make([]natsauth.Identity, 0, len(creds))
+	for _, id := range creds {
+		ids = append(ids, id)
+	}
+	users, err := natsauth.Users(ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("local: %w", err)
+	}
+	op := natsauth.Identity{Role: natsauth.Operator, Name: "levyctl", Password: password}
+	users = append(users, &server.User{Username: user, Password: password, Permissions: op.Permissions()})
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		NoLog: true, NoSigs: true, MaxPayload: MaxPayload, Users: users})
+	if err != nil {
+		return nil, nil, fmt.Errorf("local: starting the embedded NATS server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, nil, errors.New("local: the embedded NATS server did not start within 10 s")
+	}
+	return ns, creds, nil
+}
+
 // Run starts the cluster, runs the coordinator's job and shuts everything
 // down. Cancelling ctx stops the job gracefully (checkpoint first).
 func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
@@ -61,7 +104,8 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	ns, err := StartServer(cfg.User, cfg.Password)
+	cc := cfg.Coordinator
+	ns, creds, err := startRoleServer(cfg.User, cfg.Password, cc.Workers, cfg.Sampler)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +122,8 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	}
 	connect := func(name string) (*nats.Conn, error) {
 		opts := append([]nats.Option{nats.Name(name), nats.InProcessServer(ns)}, obs.ConnOptions(log, reg)...)
-		if cfg.User != "" {
-			opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		if id, ok := creds[name]; ok {
+			opts = append(opts, nats.UserInfo(id.Username(), id.Password))
 		}
 		c, err := nats.Connect(ns.ClientURL(), opts...)
 		if err != nil {
@@ -88,7 +132,6 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 		conns = append(conns, c)
 		return c, nil
 	}
-	cc := cfg.Coordinator
 	if cc.NATS, err = connect("coordinator"); err != nil {
 		return nil, err
 	}
@@ -109,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, cc.Workers+1)
 	for i := range cc.Workers {
-		nc, err := connect(fmt.Sprintf("worker-%d", i))
+		nc, err := connect(fmt.Sprintf("w%d", i))
 		if err != nil {
 			return nil, err
 		}

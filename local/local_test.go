@@ -188,9 +188,70 @@ func TestLocalWithCredentials(t *testing.T) {
 
 	cc := coordinator.DefaultConfig()
 	cc.Job, cc.Workers, cc.RunsDir, cc.Progress = smallJob("auth", 10, 10), 2, t.TempDir(), nil
-	res, err := Run(context.Background(), Config{Coordinator: cc, User: "levy", Password: "pw"})
-	if err != nil || res.Job.Phase != coordinator.PhaseDone {
-		t.Fatalf("with credentials: %v", err)
+	res, err := Run(context.Background(), Config{Coordinator: cc, User: "levy", Password: "pw", Sampler: true})
+	if err != nil || res.Job.Phase != coordinator.PhaseDone || res.Metrics == nil {
+		t.Fatalf("with credentials (every part its own role): %v", err)
+	}
+}
+
+// TestLocalRolesRefuseTheOperator: with credentials, the embedded server
+// gives the user's credentials the operator role only (docs/security.md):
+// they may use the API, but not speak as a worker, send gradient chunks or
+// command a ring.
+func TestLocalRolesRefuseTheOperator(t *testing.T) {
+	ns, creds, err := startRoleServer("levy", "pw", 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	w := creds["w1"]
+	watch, err := nats.Connect(ns.ClientURL(), nats.UserInfo(creds["coordinator"].Username(), creds["coordinator"].Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	got := make(chan string, 8)
+	for _, subj := range []string{"levy.job.j.done.*", "levy.coord.join.*"} {
+		if _, err := watch.Subscribe(subj, func(m *nats.Msg) { got <- m.Subject }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch.Flush()
+	violations := make(chan error, 8)
+	op, err := nats.Connect(ns.ClientURL(), nats.UserInfo("levy", "pw"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	for _, subj := range []string{"levy.job.j.done.w1", "levy.job.j.ar.1.0.w1", "levy.job.j.ctl", "levy.coord.join.w1"} {
+		op.Publish(subj, []byte("{}"))
+	}
+	op.Flush()
+	time.Sleep(200 * time.Millisecond)
+	if len(violations) != 4 {
+		t.Errorf("%d permission violations for the operator's 4 forbidden publishes, want 4", len(violations))
+	}
+	select {
+	case s := <-got:
+		t.Errorf("the operator's message on %s went through", s)
+	default:
+	}
+	// The worker's own user may join as itself.
+	wc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(w.Username(), w.Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	wc.Publish("levy.coord.join.w1", []byte("{}"))
+	wc.Flush()
+	select {
+	case s := <-got:
+		if s != "levy.coord.join.w1" {
+			t.Errorf("got %s", s)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("worker w1's own join did not go through")
 	}
 }
 
