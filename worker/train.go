@@ -129,9 +129,12 @@ func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
 		dir := filepath.Join(s.runDir, a.Resume)
 		if step, err = s.restore(dir); err != nil {
 			var pe *fs.PathError
-			if errors.As(err, &pe) && !errors.Is(err, checkpoint.ErrCorrupt) {
-				// Storage trouble (a mount that went away, NFS), not a
-				// bad checkpoint: another ring may read it.
+			if errors.As(err, &pe) {
+				// The files could not be read (a mount that went away, NFS
+				// trouble), which is not a bad checkpoint: another ring may
+				// read them. A checkpoint whose bytes are wrong (size,
+				// SHA-256) would only fail again. Bounded by the
+				// coordinator's --max-restarts.
 				err = fmt.Errorf("%w: %w", errRetryable, err)
 			}
 			return err
