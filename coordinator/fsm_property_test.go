@@ -204,7 +204,8 @@ var (
 	propJobs    = []string{"a", "b"}
 	propWorkers = []string{"w1", "w2", "w3", "w4", "w5"}
 	propSpecs   = []json.RawMessage{nil, spec(20), spec(50)}
-	allOpKinds  = []string{OpSubmit, OpJoin, OpStart, OpProgress, OpCheckpoint, OpRankDone, OpStopAsked, OpReady, OpRegroup, OpCancel}
+	allOpKinds  = []string{OpSubmit, OpJoin, OpStart, OpProgress, OpCheckpoint, OpRankDone, OpStopAsked, OpReady, OpRegroup, OpCancel, OpGrow, OpFinish}
+	propIncs    = []string{"", "inc00001", "inc00002"}
 	allPhases   = []string{PhaseWaiting, PhaseRunning, PhaseDone, PhaseStopped, PhaseFailed}
 )
 
@@ -246,7 +247,7 @@ func (g *opGen) op() Op {
 	case PhaseWaiting:
 		switch k := g.r.IntN(20); {
 		case k < 11 && len(j.Members) < j.Want, k < 4:
-			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers)}
+			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
 		case k < 17:
 			op := Op{Kind: OpStart, Job: id}
 			if len(j.Members) > 0 && g.chance(1, 3) {
@@ -273,13 +274,17 @@ func (g *opGen) op() Op {
 			}
 			return op
 		case k < 28:
-			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers)}
+			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
 		case k < 29:
 			return Op{Kind: OpCancel, Job: id}
 		case k < 30:
 			return Op{Kind: OpStopAsked, Job: id}
 		case k < 31:
 			return Op{Kind: OpStart, Job: id}
+		case k < 33:
+			return Op{Kind: OpGrow, Job: id, Step: int(j.Generation) - g.r.IntN(2)}
+		case k < 34:
+			return Op{Kind: OpFinish, Job: id, Step: g.pick2(j.Step, steps), Dir: "final"}
 		}
 	case PhaseFailed:
 		if g.chance(1, 2) {
