@@ -120,6 +120,11 @@ func (l *loop) checkHeartbeats() {
 			l.live.seed(w, inc)
 			continue
 		}
+		if r == 0 && b.hb.Job == l.s.jobID && b.hb.Generation == j.Generation && b.hb.Step > j.Step && b.hb.Step <= l.s.spec.Steps {
+			// Where the ring is, by its rank 0's own account: a new leader
+			// learns it here before the next progress report.
+			l.apply(Op{Kind: OpProgress, Job: l.s.jobID, Step: b.hb.Step, Loss: j.Loss, Rate: j.Rate})
+		}
 		if since := l.live.now().Sub(b.at); since > dead {
 			l.warn(fmt.Sprintf("worker %s (rank %d, incarnation %s) declared dead: no heartbeat for %v", w, r, inc, since.Round(time.Millisecond)),
 				zap.String("worker", w), zap.Int("rank", r))
