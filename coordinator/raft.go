@@ -183,6 +183,16 @@ type NodeConfig struct {
 	// traffic while the rest of the coordinator (NATS, the job loop)
 	// runs on: a real network partition of the raft port.
 	Partition *Partition
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// make raft take the next one; SnapshotInterval how often it checks
+	// (each wait drawn between one and two intervals). 0 keeps raft's
+	// defaults (8192 entries, 2 min). A threshold set here also bounds
+	// the entries kept after a snapshot (raft's TrailingLogs, 10240 by
+	// default, which would otherwise keep a small threshold from ever
+	// compacting the log). Small values are for tests and small
+	// clusters: every snapshot writes the whole state.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 }
 
 // Validate reports the first bad field.
@@ -197,8 +207,14 @@ func (c NodeConfig) Validate() error {
 	if !found {
 		return fmt.Errorf("coordinator: --id %s is not among --peers", c.ID)
 	}
+	if c.SnapshotInterval != 0 && c.SnapshotInterval < minSnapshotInterval {
+		return fmt.Errorf("coordinator: --raft-snapshot-interval %v: want 0 (raft's default) or at least %v", c.SnapshotInterval, minSnapshotInterval)
+	}
 	return c.ValidateTLS()
 }
+
+// minSnapshotInterval is the shortest SnapshotInterval raft accepts.
+const minSnapshotInterval = 5 * time.Millisecond
 
 // ValidateTLS reports TLS files given without the other two.
 func (c NodeConfig) ValidateTLS() error {
@@ -250,6 +266,16 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Fast {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = 150*time.Millisecond, 150*time.Millisecond
 		rc.LeaderLeaseTimeout, rc.CommitTimeout = 100*time.Millisecond, 5*time.Millisecond
+	}
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+		// After a snapshot, keep as many entries as the threshold: a
+		// follower a little behind still catches up from the log, one
+		// further behind gets the snapshot.
+		rc.TrailingLogs = min(rc.TrailingLogs, cfg.SnapshotThreshold)
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
 	}
 	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
 	if err != nil {

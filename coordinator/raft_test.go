@@ -271,3 +271,60 @@ func TestRaftRefusedOpsAreNotReplicated(t *testing.T) {
 		t.Fatalf("an accepted op left raft's last index at %d", after)
 	}
 }
+
+// TestRaftSnapshotThreshold: with SnapshotThreshold and SnapshotInterval
+// set, raft snapshots on its own after that many entries and compacts
+// the log down to as many trailing entries; a node started again on its
+// data directory restores the state from that snapshot and the log.
+func TestRaftSnapshotThreshold(t *testing.T) {
+	const threshold = 4
+	g := newGroupWith(t, 1, func(_ int, c *NodeConfig) {
+		c.SnapshotThreshold, c.SnapshotInterval = threshold, 10*time.Millisecond
+	})
+	ld := g.nodes[g.leader()]
+	if err := ld.Apply(Op{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for step := 1; step <= 3*threshold; step++ {
+		if err := ld.Apply(Op{Kind: OpProgress, Job: "j", Step: step}, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snaps []string
+	for deadline := time.Now().Add(10 * time.Second); len(snaps) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+		snaps, _ = filepath.Glob(filepath.Join(g.dirs[0], "snapshots", "*[0-9]"))
+	}
+	// Compacted: entries before the snapshot's trailing ones are gone.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		first, err := g.nodes[0].store.FirstIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first > 1 {
+			t.Logf("snapshots %v; the log starts at index %d of %d", snaps, first, ld.Raft.LastIndex())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log was not compacted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.nodes[0].Shutdown()
+	g.start(0)
+	g.waitJob(0, "j", 3*threshold)
+}
+
+func TestNodeConfigSnapshotInterval(t *testing.T) {
+	c := NodeConfig{ID: "c1", Bind: "127.0.0.1:1", Peers: []Peer{{"c1", "127.0.0.1:1"}}, DataDir: t.TempDir(), SnapshotInterval: time.Millisecond}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--raft-snapshot-interval") {
+		t.Fatalf("a 1 ms snapshot interval: %v", err)
+	}
+	c.SnapshotInterval = 0
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

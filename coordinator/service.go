@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ type Service struct {
 	log  *zap.Logger
 	wake chan struct{}
 	term atomic.Uint64 // the raft term this node leads in (0: none yet)
+
+	mu      sync.Mutex
+	running string // the job whose loop runs now ("": none); its loop answers its reports
 }
 
 // NewService validates cfg; cfg.Raft and cfg.NATS are required, cfg.Job
@@ -104,6 +108,11 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 		}
 		subs = append(subs, s)
 	}
+	ds, err := nc.Subscribe(wire.MemberSubject("*", wire.ReportDone, "*"), sv.handleDone)
+	if err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	subs = append(subs, ds)
 	if err := nc.Flush(); err != nil {
 		return err
 	}
@@ -144,7 +153,9 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 			}
 			continue
 		}
+		sv.setRunning(next.ID)
 		res, err := s.Run(ctx)
+		sv.setRunning("")
 		switch {
 		case errors.Is(err, ErrNotLeader):
 			return err
@@ -155,6 +166,38 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 		}
 	}
 	return nil
+}
+
+func (sv *Service) setRunning(job string) {
+	sv.mu.Lock()
+	sv.running = job
+	sv.mu.Unlock()
+}
+
+// handleDone acknowledges a rank's Done report of a ring that no job
+// loop will hear: the job is recorded finished (a new leader found its
+// final checkpoint on storage after a quorum outage longer than the job,
+// and recorded it done without its ranks' reports) or the generation has
+// been replaced. A rank repeats its report until it is answered, and
+// takes no other job before. While a job's loop runs, it answers that
+// job's reports itself (one answer per request).
+func (sv *Service) handleDone(m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	var d wire.Done
+	if err := wire.Decode(m.Data, &d); err != nil || m.Subject != wire.MemberSubject(d.Job, wire.ReportDone, d.Worker) {
+		return
+	}
+	sv.mu.Lock()
+	running := sv.running == d.Job
+	sv.mu.Unlock()
+	if running {
+		return
+	}
+	if j, ok := sv.cfg.Raft.FSM.Job(d.Job); ok && (j.Finished() || d.Generation < j.Generation) {
+		m.Respond([]byte("ok"))
+	}
 }
 
 func (sv *Service) reply(m *nats.Msg, r *wire.Reply) {

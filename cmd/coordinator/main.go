@@ -54,6 +54,10 @@ func run() error {
 		raftCA    = flag.String("raft-tls-ca", "", "PEM CA certificate: run raft over mutual TLS 1.3, accepting only peers it signed (with --raft-tls-cert and --raft-tls-key)")
 		raftCert  = flag.String("raft-tls-cert", "", "PEM certificate of this coordinator for raft's mutual TLS; its SANs must name the host in --peers")
 		raftKey   = flag.String("raft-tls-key", "", "PEM private key of --raft-tls-cert")
+		// For tests and small clusters: snapshots much more often than
+		// raft's defaults (a test can then see several in a short run).
+		snapThreshold = flag.Uint64("raft-snapshot-threshold", 0, "take a raft snapshot after this many log entries (0: raft's default, 8192); for tests and small clusters")
+		snapInterval  = flag.Duration("raft-snapshot-interval", 0, "how often raft checks whether to snapshot (0: raft's default, 2m); for tests and small clusters")
 	)
 	metricsAddr := flag.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. :9100 (empty: off); with --local, the workers' series too")
 	logFormat := flag.String("log-format", "console", "log format on stderr: console or json")
@@ -134,15 +138,17 @@ func run() error {
 				return perr
 			}
 			node, nerr := coordinator.NewNode(coordinator.NodeConfig{ID: *id, Bind: *raftBind, Peers: peers, DataDir: *dataDir, Log: log,
-				TLSCAFile: *raftCA, TLSCertFile: *raftCert, TLSKeyFile: *raftKey})
+				TLSCAFile: *raftCA, TLSCertFile: *raftCert, TLSKeyFile: *raftKey,
+				SnapshotThreshold: *snapThreshold, SnapshotInterval: *snapInterval})
 			if nerr != nil {
 				return nerr
 			}
 			defer node.Shutdown()
 			node.RegisterMetrics(reg)
 			cfg.Raft = node
-		} else if *id != "" || *raftBind != "" || *dataDir != "" || *raftCA != "" || *raftCert != "" || *raftKey != "" {
-			return errors.New("--id, --raft-bind, --data-dir and --raft-tls-* need --peers")
+		} else if *id != "" || *raftBind != "" || *dataDir != "" || *raftCA != "" || *raftCert != "" || *raftKey != "" ||
+			*snapThreshold != 0 || *snapInterval != 0 {
+			return errors.New("--id, --raft-bind, --data-dir, --raft-tls-* and --raft-snapshot-* need --peers")
 		}
 		if cfg.Raft != nil && *jobFile == "" && *resume == "" {
 			// A standing cluster: jobs come from `levyctl submit`.
