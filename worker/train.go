@@ -598,12 +598,25 @@ func (s *session) save(done int, last bool) error {
 // reportDone tells the coordinator that this rank left the job, as a
 // request repeated until a coordinator answers, however long that takes
 // (a quorum of coordinators may be down for longer than the job), with
-// backoff, until ctx is done.
+// backoff, until ctx is done or a coordinator that is not deposed ends
+// the job (CmdEnd): a new leader that finds the job finished on storage
+// ends it at once, and answers no report after that.
 func (w *Worker) reportDone(ctx context.Context, d *wire.Done) {
 	b, err := wire.Encode(d)
 	if err != nil {
 		w.log.Error("encoding Done", zap.Error(err))
 		return
+	}
+	ended := make(chan struct{})
+	var endOnce sync.Once
+	end, err := w.cfg.NATS.Subscribe(wire.ControlSubject(d.Job), func(m *nats.Msg) {
+		var c wire.Command
+		if wire.Decode(m.Data, &c) == nil && c.Job == d.Job && c.Kind == wire.CmdEnd && !w.fenced(c.Term) {
+			endOnce.Do(func() { close(ended) })
+		}
+	})
+	if err == nil {
+		defer end.Unsubscribe()
 	}
 	subj := wire.MemberSubject(d.Job, wire.ReportDone, w.cfg.ID)
 	wait := doneBackoffMin
@@ -616,6 +629,9 @@ func (w *Worker) reportDone(ctx context.Context, d *wire.Done) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-ended:
+			w.log.Info("the coordinator ended the job; no more reporting", zap.String("job", d.Job), zap.Int("attempts", attempt+1))
 			return
 		case <-time.After(wait):
 		}

@@ -270,7 +270,8 @@ type Checkpoint struct {
 }
 
 // Done is sent by every rank when it leaves a job, as a request repeated
-// (with backoff, without end) until a coordinator acknowledges it.
+// (with backoff, without end) until a coordinator acknowledges it or ends
+// the job (CmdEnd of a term not lower than any the rank has seen).
 type Done struct {
 	V int `json:"v"`
 	Sender
