@@ -56,8 +56,9 @@ func TestLeaderFailover(t *testing.T) {
 	results := make(chan *coordinator.Result, 3)
 	var wg sync.WaitGroup
 	for i := range 3 {
+		// Raft's defaults under the race detector, as in newCluster.
 		nd, err := coordinator.NewNode(coordinator.NodeConfig{ID: peers[i].ID, Bind: peers[i].Addr, Peers: peers,
-			DataDir: t.TempDir(), Fast: true})
+			DataDir: t.TempDir(), Fast: !raceEnabled})
 		if err != nil {
 			t.Fatal(err)
 		}

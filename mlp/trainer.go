@@ -74,7 +74,7 @@ func (t *Trainer) graph(n int) (*stepGraph, error) {
 // float32 the parameter nodes alias the model's weights; in float64
 // (gradient checks) they hold copies.
 func buildStepGraph(m *Model, loss LossFunc, n int, dt tensor.Dtype) (*stepGraph, error) {
-	g := G.NewGraph()
+	g := NewGraph()
 	sg := &stepGraph{g: g}
 	d := m.cfg.Dim
 	data := func(name string, cols int) (*G.Node, []float32) {

@@ -63,7 +63,7 @@ func NewClassifier(cfg ClassifierConfig, seed uint64) (*Classifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &builder[float64]{g: G.NewGraph(), cfg: Config{NormGroups: cfg.NormGroups}, B: 1, collect: true}
+	b := &builder[float64]{g: mlp.NewGraph(), cfg: Config{NormGroups: cfg.NormGroups}, B: 1, collect: true}
 	classifierNet(b, cfg)
 	if b.err != nil {
 		return nil, b.err
@@ -140,7 +140,7 @@ type classifierGraph struct {
 }
 
 func buildClassifierGraph(c *Classifier, n int, train bool) (*classifierGraph, error) {
-	b := &builder[float32]{g: G.NewGraph(), cfg: Config{NormGroups: c.cfg.NormGroups}, B: n}
+	b := &builder[float32]{g: mlp.NewGraph(), cfg: Config{NormGroups: c.cfg.NormGroups}, B: n}
 	for _, p := range c.params {
 		b.values = append(b.values, tensor.New(tensor.WithShape(p.Shape...), tensor.WithBacking(p.Data)))
 	}

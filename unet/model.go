@@ -48,7 +48,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	m := &Model{cfg: cfg}
 	// Walk the architecture once on a throwaway graph to list the
 	// parameters in their order.
-	b := &builder[float64]{g: G.NewGraph(), cfg: cfg, B: 1, collect: true}
+	b := &builder[float64]{g: mlp.NewGraph(), cfg: cfg, B: 1, collect: true}
 	b.net()
 	if b.err != nil {
 		return nil, b.err

@@ -111,7 +111,7 @@ type graph[F float] struct {
 // the parameter nodes alias them, in float64 they hold copies. With loss
 // empty it builds the forward pass only.
 func buildGraph[F float](m *Model, n int, loss losses.Kind) (*graph[F], error) {
-	b := &builder[F]{g: G.NewGraph(), cfg: m.cfg, B: n, train: loss != ""}
+	b := &builder[F]{g: mlp.NewGraph(), cfg: m.cfg, B: n, train: loss != ""}
 	for _, p := range m.params {
 		var v *tensor.Dense
 		switch any(F(0)).(type) {
