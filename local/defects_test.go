@@ -354,8 +354,8 @@ func TestStaleTermCommandsAreIgnored(t *testing.T) {
 			name += "-raft"
 		}
 		t.Run(name, func(t *testing.T) {
-			steps := 200
-			c := newCluster(t, smallJob("fence-"+name, steps, 50))
+			steps := raceSteps(200)
+			c := newCluster(t, smallJob("fence-"+name, steps, raceSteps(50)))
 			ctl := c.watchCtl()
 			progress := watch[wire.Progress](c, wire.MemberSubject(c.spec.Name, wire.ReportProgress, "*"))
 			var res <-chan outcome
@@ -433,7 +433,8 @@ func TestStaleTermCommandsAreIgnored(t *testing.T) {
 // No old test reproduced it; the old fail() (server.go:394–396 on
 // old-repro) ignored the apply's error and published the Abort anyway.
 func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
-	c := newCluster(t, smallJob("no-abort", 200, 20))
+	steps := raceSteps(200)
+	c := newCluster(t, smallJob("no-abort", steps, 20))
 	var failing atomic.Bool
 	failing.Store(true)
 	var refused atomic.Int32
@@ -479,7 +480,7 @@ func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
 	j := o.res.Job
 	t.Logf("abort %v after applies work again; job %s in generation %d, restarts %d: %q", abortAt.Sub(enabled).Round(time.Millisecond),
 		j.Phase, j.Generation, j.Restarts, j.Failures)
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || j.Step != 200 {
+	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || j.Step != steps {
 		t.Fatalf("job %s at step %d, generation %d, restarts %d", j.Phase, j.Step, j.Generation, j.Restarts)
 	}
 }
@@ -493,8 +494,8 @@ func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
 // raft applies of 3 s) failed in 5 of 5 runs: restarts 1 ("worker w0: no
 // heartbeat for 1s").
 func TestStalledLoopKeepsLiveWorkers(t *testing.T) {
-	steps := 400
-	c := newCluster(t, smallJob("stall", steps, 100))
+	steps := raceSteps(400)
+	c := newCluster(t, smallJob("stall", steps, raceSteps(100)))
 	cc := c.coordConfig(2)
 	cc.DeadAfter = time.Second
 	ctl := c.watchCtl()
@@ -548,8 +549,8 @@ func TestStalledLoopKeepsLiveWorkers(t *testing.T) {
 // answering a report, and reportDone, no longer subscribed to the control
 // subject, missed the end; it now listens for it.
 func TestDoneIsReportedUntilACoordinatorHearsIt(t *testing.T) {
-	steps := 300
-	c := newCluster(t, smallJob("outage", steps, 100))
+	steps := raceSteps(300)
+	c := newCluster(t, smallJob("outage", steps, raceSteps(100)))
 	results := c.raft(2, nil)
 	dones := watch[wire.Done](c, wire.MemberSubject(c.spec.Name, wire.ReportDone, "*"))
 	_, w0 := c.worker("w0", nil)

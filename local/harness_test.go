@@ -204,3 +204,13 @@ func (c *cluster) job() (coordinator.Job, bool) {
 	}
 	return coordinator.Job{}, false
 }
+
+// raceSteps is n, or a fifth of it (at least 20) under the race detector,
+// which slows training about tenfold: the protocol is the same, the jobs
+// shorter.
+func raceSteps(n int) int {
+	if raceEnabled {
+		return max(20, n/5)
+	}
+	return n
+}
