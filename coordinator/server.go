@@ -238,7 +238,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(s.runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.runDir, "job.json"), append(s.spec.JSON(), '\n')); err != nil {
+	if err := checkpoint.WriteFileAtomic(filepath.Join(s.runDir, "job.json"), append(s.spec.JSON(), '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
 	return s, nil
@@ -261,39 +261,6 @@ func relInside(root, dir string) (string, error) {
 		return "", fmt.Errorf("coordinator: the run directory %s is not inside --runs-dir %s: workers find runs under their own runs root, so a run must lie inside it", dir, root)
 	}
 	return rel, nil
-}
-
-// writeFileAtomic writes path through a synced temporary file renamed
-// over it, then syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // RunDir is the job's run directory.

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/levy-ml/levy/checkpoint"
 )
 
 // File is the token's file name in a run directory.
@@ -32,28 +34,8 @@ func WriteToken(runDir string) (string, error) {
 		return "", err
 	}
 	tok := hex.EncodeToString(b[:])
-	tmp, err := os.CreateTemp(runDir, File+".tmp-*")
-	if err != nil {
+	if err := checkpoint.WriteFileAtomic(filepath.Join(runDir, File), []byte(tok+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("preflight: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(tok + "\n"); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("preflight: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("preflight: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("preflight: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(runDir, File)); err != nil {
-		return "", fmt.Errorf("preflight: %w", err)
-	}
-	if d, err := os.Open(runDir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return tok, nil
 }
