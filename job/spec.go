@@ -81,8 +81,9 @@ type Spec struct {
 	// training image.
 	DataDir string `json:"data_dir,omitempty" yaml:"data_dir"`
 	UNet    *UNet  `json:"unet,omitempty" yaml:"unet"`
-	// ClampA, ClampEps: spec §3.7's truncations of the noise, in training
-	// and sampling (0: none).
+	// ClampA, ClampEps: spec §3.7's truncations of DLPM's noise, in
+	// training and sampling (0: none). LIM ignores them: the reference LIM
+	// uses exact noise (spec §8.1).
 	ClampA   float64 `json:"clamp_a,omitempty" yaml:"clamp_a"`
 	ClampEps float64 `json:"clamp_eps,omitempty" yaml:"clamp_eps"`
 	// ClipNorm clips the global gradient norm (0: none); the learning

@@ -26,7 +26,10 @@ type Config struct {
 	// continuous time and ignores it.
 	T int
 	// ClampA and ClampEps are the truncations of spec §3.7 (0 = none).
-	// For DLPM only ClampA has an effect (ε is built from the clamped A).
+	// They act on DLPM only, and there only ClampA has an effect (ε is
+	// built from the clamped A). LIM ignores both: the reference LIM
+	// trains on exact noise (spec §8.1), and DDPM's Gaussian noise has
+	// nothing to clamp.
 	ClampA, ClampEps float64
 	// Loss overrides the method's loss: RMS for DLPM, MSE for DDPM,
 	// SmoothL1 for LIM.
@@ -97,7 +100,7 @@ func NewNoiser(cfg Config) (*Noiser, error) {
 		p.gen = noise.Generator{Alpha: 2, Gaussian: true}
 		p.sched, err = schedule.NewDLPM(cfg.T, 2)
 	case LIM:
-		p.gen = noise.Generator{Alpha: cfg.Alpha, ClampA: cfg.ClampA, ClampEps: cfg.ClampEps}
+		p.gen = noise.Generator{Alpha: cfg.Alpha} // exact noise: no clamps (spec §8.1)
 		if cfg.Alpha == 2 {
 			p.gen.Gaussian = true // standard VP-SDE: ε ~ N(0, I)
 		}

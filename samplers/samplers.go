@@ -43,7 +43,9 @@ type Config struct {
 	// Grid is the LIM time grid, schedule.GridLinear (default) or
 	// schedule.GridQuadratic.
 	Grid string
-	// ClampA and ClampEps are the truncations of spec §3.7 (0 = none).
+	// ClampA and ClampEps are the truncations of spec §3.7 (0 = none) of
+	// the DLPM family's noise. The LIM samplers ignore them: the reference
+	// LIM samples with exact noise (spec §8.1).
 	ClampA, ClampEps float64
 	// Clip, when positive, clamps the output to [−Clip, Clip].
 	Clip float64
@@ -248,7 +250,7 @@ func sampleLIM(net Denoiser, cfg Config, n, d int, rng *rand.Rand) ([]float64, e
 		return nil, err
 	}
 	alpha := cfg.Alpha
-	gen := noise.Generator{Alpha: alpha, Gaussian: alpha == 2, ClampA: cfg.ClampA, ClampEps: cfg.ClampEps}
+	gen := noise.Generator{Alpha: alpha, Gaussian: alpha == 2} // exact noise: no clamps (spec §8.1)
 	buf := make([]float32, n*d)
 	gen.Fill(rng, buf, d, nil)
 	x := make([]float64, n*d)
