@@ -119,7 +119,7 @@ func wantErr(t *testing.T, err, target error, parts ...string) {
 
 func TestRealFashionMNIST(t *testing.T) {
 	if _, err := os.Stat(FashionMNISTDir); err != nil {
-		if os.Getenv("LEVY_REQUIRE_NATS_SERVER") != "" { // set by .ci/run, which installs the data too
+		if os.Getenv("LEVY_REQUIRE_SYSTEM_DEPS") != "" { // set by .ci/run, which installs the data too
 			t.Fatalf("Fashion-MNIST is not installed: %v", err)
 		}
 		t.Skipf("apt-get install dataset-fashion-mnist to run: %v", err)

@@ -17,7 +17,7 @@ const ShippedClassifier = "../models/fashion-mnist-classifier.safetensors"
 func TestShippedClassifier(t *testing.T) {
 	const dir = "/usr/share/datasets/fashion-mnist"
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("LEVY_REQUIRE_NATS_SERVER") != "" { // .ci/run installs the data
+		if os.Getenv("LEVY_REQUIRE_SYSTEM_DEPS") != "" { // .ci/run installs the data
 			t.Fatalf("Fashion-MNIST is not installed: %v", err)
 		}
 		t.Skipf("apt-get install dataset-fashion-mnist to run: %v", err)

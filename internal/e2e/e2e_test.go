@@ -18,11 +18,11 @@ import (
 
 // natsServer finds the nats-server binary. .ci/run installs it (Debian
 // package nats-server); the test installs nothing. Set
-// LEVY_REQUIRE_NATS_SERVER=1 to make its absence a failure (CI does).
+// LEVY_REQUIRE_SYSTEM_DEPS=1 to make its absence a failure (CI does).
 func natsServer(t *testing.T) string {
 	p, err := exec.LookPath("nats-server")
 	if err != nil {
-		if os.Getenv("LEVY_REQUIRE_NATS_SERVER") != "" {
+		if os.Getenv("LEVY_REQUIRE_SYSTEM_DEPS") != "" {
 			t.Fatal("nats-server not found in PATH (apt-get install nats-server)")
 		}
 		t.Skip("nats-server not in PATH; .ci/run installs it (apt-get install nats-server)")

@@ -97,7 +97,7 @@ func startFromFile(t *testing.T) string {
 }
 
 // natsServerBinary finds the nats-server program, or skips the test (fails
-// it when LEVY_REQUIRE_NATS_SERVER=1).
+// it when LEVY_REQUIRE_SYSTEM_DEPS=1).
 func natsServerBinary(t *testing.T) string {
 	t.Helper()
 	if p, err := exec.LookPath("nats-server"); err == nil {
@@ -106,10 +106,10 @@ func natsServerBinary(t *testing.T) string {
 	if _, err := os.Stat("/usr/sbin/nats-server"); err == nil {
 		return "/usr/sbin/nats-server"
 	}
-	if os.Getenv("LEVY_REQUIRE_NATS_SERVER") == "1" {
-		t.Fatal("nats-server is not installed (neither in PATH nor /usr/sbin) and LEVY_REQUIRE_NATS_SERVER=1")
+	if os.Getenv("LEVY_REQUIRE_SYSTEM_DEPS") == "1" {
+		t.Fatal("nats-server is not installed (neither in PATH nor /usr/sbin) and LEVY_REQUIRE_SYSTEM_DEPS=1")
 	}
-	t.Skip("nats-server is not installed (apt-get install nats-server); LEVY_REQUIRE_NATS_SERVER=1 makes this a failure")
+	t.Skip("nats-server is not installed (apt-get install nats-server); LEVY_REQUIRE_SYSTEM_DEPS=1 makes this a failure")
 	return ""
 }
 
