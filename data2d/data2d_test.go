@@ -68,3 +68,70 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSAS2DTailsAndIsotropy(t *testing.T) {
+	// x = 0.05·ε with ε unit isotropic SαS(1.7) in 2-D (spec §6.1), so
+	// each coordinate of x/0.05 is 1-D SαS(1) and P(|x_j| > 0.05·q_p) =
+	// 2(1 − p) with q_p from spec §2.6 (α = 1.7: q₀.₉₉ = 5.1519,
+	// q₀.₉₉₉ = 17.8531). N(0, 2) coordinates (the Gaussian A ≡ 2 mutant)
+	// exceed these with probability 3e-4 and 1e-36.
+	const n, alpha, scale = 200_000, 1.7, 0.05
+	x := SAS2D(rand.New(rand.NewPCG(5, 6)), n, alpha, scale)
+	x1, x2 := make([]float64, n), make([]float64, n)
+	for i := range n {
+		x1[i], x2[i] = float64(x[2*i])/scale, float64(x[2*i+1])/scale
+	}
+	for _, c := range []struct{ p, q float64 }{{0.99, 5.1519}, {0.999, 17.8531}} {
+		// Counting both coordinates: the per-row count k ∈ {0, 1, 2} has
+		// E k = 4(1−p) and Var k ≤ E k² ≤ 2 E k, so the estimate k̄/2 of
+		// 2(1−p) has se ≤ sqrt(2(1−p)/n): 2.2e-4 at p = 0.99, 7.1e-5 at
+		// p = 0.999 (3.5% of 0.002).
+		var k int
+		for i := range n {
+			if math.Abs(x1[i]) > c.q {
+				k++
+			}
+			if math.Abs(x2[i]) > c.q {
+				k++
+			}
+		}
+		got, want := float64(k)/(2*n), 2*(1-c.p)
+		if tol := 5 * math.Sqrt(2*(1-c.p)/n); math.Abs(got-want) > tol {
+			t.Errorf("P(|x_j| > %v·%v) = %.5f, want %.4f ± %.5f", scale, c.q, got, want, tol)
+		}
+	}
+	// Isotropy: one A per point makes the coordinates dependent; the
+	// joint exceedance of 0.05·q₀.₉₉ must be far above P(|x₁| > q)² = 4e-4,
+	// the independent value (se sqrt(4e-4/n) = 4.5e-5; 5·P² is 35 of those
+	// above it).
+	var one, both int
+	for i := range n {
+		a, b := math.Abs(x1[i]) > 5.1519, math.Abs(x2[i]) > 5.1519
+		if a {
+			one++
+		}
+		if a && b {
+			both++
+		}
+	}
+	if p1, pj := float64(one)/n, float64(both)/n; pj < 5*p1*p1 {
+		t.Errorf("P(both |x_j| > 0.05·q₀.₉₉) = %.5f, P(one)² = %.5f: coordinates look independent", pj, p1*p1)
+	}
+	// The law of ⟨e, x⟩/0.05 is that of a coordinate for every unit e: CF
+	// exp(−|u|^α). E cos(uX) has se sqrt(((1+φ(2u))/2 − φ(u)²)/n); with
+	// independent coordinates the diagonal would have CF
+	// exp(−2^{1−α/2}|u|^α), 0.330 against 0.368 at u = 1 (27 se).
+	phi := func(u float64) float64 { return math.Exp(-math.Pow(math.Abs(u), alpha)) }
+	for _, e := range [][2]float64{{1, 0}, {0, 1}, {math.Sqrt2 / 2, math.Sqrt2 / 2}, {0.6, -0.8}} {
+		for _, u := range []float64{0.5, 1, 2} {
+			var s float64
+			for i := range n {
+				s += math.Cos(u * (e[0]*x1[i] + e[1]*x2[i]))
+			}
+			got, want := s/n, phi(u)
+			if se := math.Sqrt(((1+phi(2*u))/2 - want*want) / n); math.Abs(got-want) > 5*se {
+				t.Errorf("e = %v: E cos(%v⟨e, x⟩/0.05) = %.4f, want %.4f ± %.4f", e, u, got, want, 5*se)
+			}
+		}
+	}
+}
