@@ -135,3 +135,68 @@ func TestSAS2DTailsAndIsotropy(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultConfigMatchesSpec(t *testing.T) {
+	// Spec §6.1: α_data = 1.7, scale 0.05; §6.2: s = 0.1 as released; both
+	// 32 000 points (2d_data.yml nsamples).
+	for _, c := range []struct {
+		name string
+		want Config
+	}{
+		{NameSAS2D, Config{Name: NameSAS2D, N: 32000, Alpha: 1.7, Scale: 0.05}},
+		{NameGrid9, Config{Name: NameGrid9, N: 32000, Std: 0.1}},
+	} {
+		got, err := DefaultConfig(c.name)
+		if err != nil || got != c.want {
+			t.Errorf("DefaultConfig(%q) = %+v, %v; want %+v", c.name, got, err, c.want)
+		}
+	}
+}
+
+func TestGenerateUsesConfig(t *testing.T) {
+	// Generate must pass every field through: the same stream gives the
+	// same points as the direct call with non-default parameters.
+	for _, c := range []struct {
+		cfg  Config
+		want func(*rand.Rand) []float32
+	}{
+		{Config{Name: NameSAS2D, N: 50, Alpha: 1.3, Scale: 2}, func(r *rand.Rand) []float32 { return SAS2D(r, 50, 1.3, 2) }},
+		{Config{Name: NameGrid9, N: 50, Std: 0.3}, func(r *rand.Rand) []float32 { return Grid9(r, 50, 0.3) }},
+	} {
+		got, err := Generate(c.cfg, rand.New(rand.NewPCG(7, 8)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.want(rand.New(rand.NewPCG(7, 8)))
+		if len(got) != len(want) {
+			t.Fatalf("%+v: %d values, want %d", c.cfg, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: value %d = %v, want %v", c.cfg, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestGridMixtureNormalisesWeights(t *testing.T) {
+	// Weights summing to 4, half on component 0 at (0, 0) and half on
+	// component 8 at (2, 2): each gets ½, se sqrt(¼/n) = 0.005 at n = 1e4.
+	const n = 10_000
+	w := []float64{2, 0, 0, 0, 0, 0, 0, 0, 2}
+	x := GridMixture(rand.New(rand.NewPCG(9, 10)), n, w, 0.05)
+	var count [9]int
+	for i := range n {
+		c := Component(float64(x[2*i]), float64(x[2*i+1]), 0.5)
+		if c < 0 {
+			t.Fatalf("point (%v, %v) is 10 std from every mean", x[2*i], x[2*i+1])
+		}
+		count[c]++
+	}
+	if count[0]+count[8] != n {
+		t.Errorf("counts %v: points on zero-weight components", count)
+	}
+	if got := float64(count[0]) / n; math.Abs(got-0.5) > 5*0.005 {
+		t.Errorf("component 0: weight %.4f, want 0.5 ± 0.025 (weights normalised)", got)
+	}
+}
