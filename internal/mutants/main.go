@@ -303,9 +303,9 @@ func (r *runner) runAll(ms []*mutant, jobs int) int {
 	return bad
 }
 
-func (r *runner) one(m *mutant) outcome {
+func (r *runner) one(m *mutant) (o outcome) {
 	start := time.Now()
-	o := outcome{m: m}
+	o.m = m
 	defer func() { o.duration = time.Since(start) }()
 	src := filepath.Join(r.root, filepath.FromSlash(m.File))
 	b, err := os.ReadFile(src)
