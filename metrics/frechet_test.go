@@ -87,3 +87,19 @@ func TestFrechetSamples(t *testing.T) {
 		t.Error("one real point: no error")
 	}
 }
+
+// TestFrechetHandUnbiased checks the fitted moments on two-point sets:
+// {0, 2} has mean 1 and unbiased variance 2, {0, 4} mean 2 and variance 8,
+// so FD = (1 − 2)² + (√2 − √8)² = 1 + 2 = 3 (with the biased n
+// denominator it would be 1 + (1 − 2)² = 2). In 2-D the same sets on both
+// coordinates double it.
+func TestFrechetHandUnbiased(t *testing.T) {
+	got, err := Frechet([]float64{0, 2}, []float64{0, 4}, 1)
+	if err != nil || math.Abs(got-3) > 1e-12 {
+		t.Errorf("FD 1-D = %.15g, %v; want 3", got, err)
+	}
+	got, err = Frechet([]float64{0, 0, 2, 2}, []float64{0, 0, 4, 4}, 2)
+	if err != nil || math.Abs(got-6) > 1e-12 {
+		t.Errorf("FD 2-D = %.15g, %v; want 6", got, err)
+	}
+}

@@ -72,3 +72,17 @@ func TestMMD(t *testing.T) {
 		t.Error("expected an error for a single-point set")
 	}
 }
+
+// TestMMDHand evaluates the unbiased estimator by hand on two 1-D sets of
+// two points, x = {0, 1} and y = {0, 3}, with h = 1 (k(u, v) =
+// exp(−(u−v)²/2)): each set has one pair, so its within-set mean is that
+// pair's kernel (the n(n−1) denominator, no diagonal terms), and the cross
+// mean is over all four pairs.
+func TestMMDHand(t *testing.T) {
+	k := func(u, v float64) float64 { return math.Exp(-(u - v) * (u - v) / 2) }
+	want := k(0, 1) + k(0, 3) - 2*(k(0, 0)+k(0, 3)+k(1, 0)+k(1, 3))/4
+	got, err := MMD([]float64{0, 1}, []float64{0, 3}, 1, 1)
+	if err != nil || math.Abs(got-want) > 1e-15 {
+		t.Errorf("MMD² = %.17g, %v; want %.17g", got, err, want)
+	}
+}

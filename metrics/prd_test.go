@@ -37,6 +37,53 @@ func TestPRDHandHistograms(t *testing.T) {
 	}
 }
 
+// TestPRDAsymmetricRoles uses a generated set that covers only half of
+// the real one: the real points sit in equal numbers on two far-apart
+// locations, the generated points all on the first. With K = 2 the
+// clustering is exact, p_g = (1, 0) and p_r = (½, ½), so (spec §7.2)
+//
+//	P(s) = Σ_c min(s·p_r[c], p_g[c]) = min(s/2, 1),  R(s) = P(s)/s = min(½, 1/s):
+//
+// precision reaches 1, recall never exceeds ½. F_β = (1+β²)PR/(β²P + R)
+// is largest at s = 2 (P = 1, R = ½) for both β:
+// F_8 = 65·½/(64 + ½) = 65/129 ≈ 0.504 (recall-like) and
+// F_{1/8} = (65/64)·½/(1/64 + ½) = 65/66 ≈ 0.985 (precision-like).
+// Swapping the real and generated roles swaps P(s) with R(1/s), hence
+// F_8 with F_{1/8}.
+func TestPRDAsymmetricRoles(t *testing.T) {
+	real := []float64{0, 0, 0, 0, 10, 10, 10, 10}
+	gen := []float64{0, 0, 0, 0, 0, 0, 0, 0}
+	const angles = 1001
+	res, err := PRD(real, gen, 2, rand.New(rand.NewPCG(3, 4)), PRDOptions{Clusters: 2, Angles: angles, Runs: 3, NInit: 3, BatchSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The curve on the angle grid, from the formulas above.
+	wantF8, wantF18 := 0.0, 0.0
+	for i := range angles {
+		lam := 1e-10 + float64(i)*(math.Pi/2-2e-10)/(angles-1)
+		s := math.Tan(lam)
+		p, r := math.Min(s/2, 1), math.Min(0.5, 1/s)
+		if gp, gr := res.Precision[i], res.Recall[i]; math.Abs(gp-p) > 1e-12 || math.Abs(gr-r) > 1e-12 {
+			t.Fatalf("angle %d (s = %g): P, R = %g, %g; want %g, %g", i, s, gp, gr, p, r)
+		}
+		wantF8 = math.Max(wantF8, 65*p*r/(64*p+r+1e-10))
+		wantF18 = math.Max(wantF18, (1+1.0/64)*p*r/(p/64+r+1e-10))
+	}
+	if math.Abs(res.F8-wantF8) > 1e-12 || math.Abs(res.F1_8-wantF18) > 1e-12 {
+		t.Errorf("F8, F1_8 = %.6f, %.6f; want %.6f, %.6f", res.F8, res.F1_8, wantF8, wantF18)
+	}
+	// The grid maxima are within one angle step of the continuous ones at
+	// s = 2: dλ = π/2000 moves s by (1+s²)dλ ≈ 0.008 and the F's by less
+	// than 0.003.
+	if math.Abs(res.F8-65.0/129) > 3e-3 || math.Abs(res.F1_8-65.0/66) > 3e-3 {
+		t.Errorf("F8, F1_8 = %.4f, %.4f; want ≈ 65/129 = %.4f, 65/66 = %.4f", res.F8, res.F1_8, 65.0/129, 65.0/66)
+	}
+	if want := 2 * wantF8 * wantF18 / (wantF8 + wantF18); math.Abs(res.F1-want) > 1e-12 {
+		t.Errorf("F1 = %g, want %g", res.F1, want)
+	}
+}
+
 func TestPRDErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := make([]float64, 20)

@@ -30,15 +30,20 @@ func WriteTable(w io.Writer, c Config, cells []Cell) {
 	}
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, strings.Repeat("-", len([]rune(head))))
+	failed := failedRuns(c, cells)
 	for _, m := range c.Methods {
-		rows := [3]string{fmt.Sprintf("%-12s", strings.ToUpper(m)), fmt.Sprintf("%-12s", "  paper"), fmt.Sprintf("%-12s", "  p vs DLPM")}
+		rows := []string{fmt.Sprintf("%-12s", strings.ToUpper(m)), fmt.Sprintf("%-12s", "  paper"), fmt.Sprintf("%-12s", "  p vs DLPM")}
+		if len(failed) > 0 {
+			rows = append(rows, fmt.Sprintf("%-12s", "  runs"))
+		}
 		any := false
 		for _, a := range c.Alphas {
 			cell, ok := byKey[fmt.Sprintf("%s/%.2f", m, a)]
-			vals := [3]string{"–", "–", ""}
+			vals := []string{"–", "–", "", ""}
 			if ok {
 				any = true
-				vals[0] = fmt.Sprintf("%.3f ± %.3f", cell.Mean, cell.Std)
+				vals[0] = meanStd(cell)
+				vals[3] = runCount(cell)
 				if cell.Paper != nil {
 					vals[1] = fmt.Sprintf("%.3f ± %.3f", cell.Paper.Mean, cell.Paper.Std)
 				}
@@ -57,6 +62,51 @@ func WriteTable(w io.Writer, c Config, cells []Cell) {
 			fmt.Fprintln(w, strings.TrimRight(r, " "))
 		}
 	}
+	if len(failed) > 0 {
+		fmt.Fprintln(w, "\nFailed runs (left out of mean, std and p):")
+		for _, f := range failed {
+			fmt.Fprintln(w, "  "+f)
+		}
+	}
+}
+
+// meanStd formats a cell's mean ± std over its successful runs.
+func meanStd(cell Cell) string {
+	switch len(cell.Values) {
+	case 0:
+		return "–"
+	case 1:
+		return fmt.Sprintf("%.3f", cell.Mean)
+	}
+	return fmt.Sprintf("%.3f ± %.3f", cell.Mean, cell.Std)
+}
+
+// runCount gives the successful runs of a cell and, if any, the failed.
+func runCount(cell Cell) string {
+	s := fmt.Sprintf("n = %d", len(cell.Values))
+	if len(cell.Failed) > 0 {
+		s += fmt.Sprintf(" (%d failed)", len(cell.Failed))
+	}
+	return s
+}
+
+// failedRuns lists every failed run of cells, in table order, as
+// "METHOD α = A run R: reason".
+func failedRuns(c Config, cells []Cell) []string {
+	var out []string
+	for _, m := range c.Methods {
+		for _, a := range c.Alphas {
+			for _, cell := range cells {
+				if cell.Method != m || fmt.Sprintf("%.2f", cell.Alpha) != fmt.Sprintf("%.2f", a) {
+					continue
+				}
+				for _, f := range cell.Failed {
+					out = append(out, fmt.Sprintf("%s α = %.1f run %d: %s", strings.ToUpper(m), a, f.Run, f.Reason))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // WriteMarkdown prints cells as a Markdown table: per method a row of
@@ -94,9 +144,12 @@ func WriteMarkdown(w io.Writer, c Config, cells []Cell) {
 				if !ok {
 					return "–"
 				}
-				s := fmt.Sprintf("%.3f ± %.3f", cell.Mean, cell.Std)
+				s := meanStd(cell)
 				if cell.PValue != nil {
 					s += fmt.Sprintf(" (p %.1e)", *cell.PValue)
+				}
+				if len(cell.Failed) > 0 {
+					s += ", " + runCount(cell)
 				}
 				return s
 			}},
@@ -129,6 +182,12 @@ func WriteMarkdown(w io.Writer, c Config, cells []Cell) {
 				fmt.Fprintf(w, " %s |", r.get(a))
 			}
 			fmt.Fprintln(w)
+		}
+	}
+	if failed := failedRuns(c, cells); len(failed) > 0 {
+		fmt.Fprint(w, "\nFailed runs (left out of mean, std and p):\n\n")
+		for _, f := range failed {
+			fmt.Fprintln(w, "- "+f)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package repro
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
@@ -102,6 +103,55 @@ type Cell struct {
 	// The training budget of the runs: epochs, or optimizer steps when > 0.
 	Epochs     int `json:"epochs"`
 	TrainSteps int `json:"train_steps,omitempty"`
+	// Failed lists the runs that gave no score (a non-finite training
+	// loss, a sampler or scorer error); Mean, Std and PValue use Values,
+	// the successful runs only.
+	Failed []FailedRun `json:"failed,omitempty"`
+}
+
+// FailedRun is a run of a cell that gave no score, and why.
+type FailedRun struct {
+	Run    int    `json:"run"`
+	Reason string `json:"reason"`
+}
+
+// MarshalJSON writes a NaN mean or std (a cell with fewer than two
+// successful runs) as null, which encoding/json cannot otherwise encode.
+func (c Cell) MarshalJSON() ([]byte, error) {
+	type plain Cell
+	return json.Marshal(struct {
+		plain
+		Mean *float64 `json:"mean"`
+		Std  *float64 `json:"std"`
+	}{plain(c), finiteOrNil(c.Mean), finiteOrNil(c.Std)})
+}
+
+// UnmarshalJSON reads a null mean or std back as NaN.
+func (c *Cell) UnmarshalJSON(b []byte) error {
+	type plain Cell
+	aux := struct {
+		*plain
+		Mean *float64 `json:"mean"`
+		Std  *float64 `json:"std"`
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	c.Mean, c.Std = math.NaN(), math.NaN()
+	if aux.Mean != nil {
+		c.Mean = *aux.Mean
+	}
+	if aux.Std != nil {
+		c.Std = *aux.Std
+	}
+	return nil
+}
+
+func finiteOrNil(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // job trains one model and scores the samplers that use it.
@@ -112,16 +162,44 @@ type job struct {
 	rows   []string // table rows it feeds
 }
 
+// result is what a job gave: per row a score, or why the row failed;
+// err is set only for errors that end the whole table (cancellation, a
+// bad configuration).
 type result struct {
 	job
 	values  map[string]float64
+	failed  map[string]string
 	seconds map[string]float64
 	err     error
+}
+
+// stages are the three steps of a run. Run uses toy's; tests substitute
+// their own to inject failures without training.
+type stages struct {
+	train    func(ctx context.Context, tc toy.TrainConfig) (*toy.Trained, error)
+	sample   func(tr *toy.Trained, sc toy.SampleConfig) ([]float32, error)
+	evaluate func(dataset string, real, gen []float32, seed uint64) (toy.Scores, error)
+}
+
+func toyStages() stages {
+	return stages{
+		train: func(ctx context.Context, tc toy.TrainConfig) (*toy.Trained, error) {
+			return toy.Train(ctx, tc, time.Hour, nil)
+		},
+		sample: toy.Sample,
+		evaluate: func(dataset string, real, gen []float32, seed uint64) (toy.Scores, error) {
+			return toy.Evaluate(dataset, real, gen, seed, toy.TableMetric)
+		},
+	}
 }
 
 // Run executes the protocol. Each finished training run is reported to
 // logf (if not nil).
 func Run(ctx context.Context, c Config, logf func(format string, args ...any)) ([]Cell, error) {
+	return run(ctx, c, logf, toyStages())
+}
+
+func run(ctx context.Context, c Config, logf func(format string, args ...any), st stages) ([]Cell, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -162,7 +240,7 @@ func Run(ctx context.Context, c Config, logf func(format string, args ...any)) (
 		go func() {
 			defer wg.Done()
 			for j := range in {
-				res := runJob(ctx, c, j)
+				res := runJob(ctx, c, j, st)
 				select {
 				case out <- res:
 				case <-ctx.Done():
@@ -187,7 +265,12 @@ func Run(ctx context.Context, c Config, logf func(format string, args ...any)) (
 		m string
 		a float64
 	}
-	vals := map[key][]float64{}
+	type score struct {
+		run int
+		v   float64
+	}
+	vals := map[key][]score{}
+	fails := map[key][]FailedRun{}
 	secs := map[key]float64{}
 	done := 0
 	for res := range out {
@@ -196,29 +279,48 @@ func Run(ctx context.Context, c Config, logf func(format string, args ...any)) (
 			return nil, res.err
 		}
 		done++
-		for m, v := range res.values {
+		for _, m := range res.rows {
 			k := key{m, res.alpha}
-			vals[k] = append(vals[k], v)
 			secs[k] += res.seconds[m]
+			if why, ok := res.failed[m]; ok {
+				fails[k] = append(fails[k], FailedRun{Run: res.run, Reason: why})
+				logf("[%d/%d] table %d α=%.1f run %d %s: failed: %s", done, len(jobs), c.Table, res.alpha, res.run, m, why)
+				continue
+			}
+			v := res.values[m]
+			vals[k] = append(vals[k], score{res.run, v})
 			logf("[%d/%d] table %d α=%.1f run %d %s: %.4f (%.1fs)", done, len(jobs), c.Table, res.alpha, res.run, m, v, res.seconds[m])
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	values := func(k key) []float64 {
+		sc := vals[k]
+		slices.SortFunc(sc, func(x, y score) int { return x.run - y.run })
+		v := make([]float64, len(sc))
+		for i, s := range sc {
+			v[i] = s.v
+		}
+		return v
+	}
 	var cells []Cell
 	for _, m := range c.Methods {
 		for _, a := range c.Alphas {
-			v, ok := vals[key{m, a}]
-			if !ok {
+			k := key{m, a}
+			f := fails[k]
+			if len(vals[k]) == 0 && len(f) == 0 {
 				continue
 			}
+			v := values(k)
+			slices.SortFunc(f, func(x, y FailedRun) int { return x.Run - y.Run })
 			mean, std := metrics.MeanStd(v)
-			cell := Cell{Table: c.Table, Method: m, Alpha: a, Runs: len(v), Mean: mean, Std: std,
-				Seconds: secs[key{m, a}], Values: v, Epochs: c.Epochs, TrainSteps: c.Steps}
-			if ref, ok := vals[key{DLPM, a}]; ok && m != DLPM && len(ref) > 1 && len(v) > 1 {
-				_, _, p := metrics.WelchSamples(v, ref)
-				cell.PValue = &p
+			cell := Cell{Table: c.Table, Method: m, Alpha: a, Runs: len(v) + len(f), Mean: mean, Std: std,
+				Seconds: secs[k], Values: v, Epochs: c.Epochs, TrainSteps: c.Steps, Failed: f}
+			if ref := values(key{DLPM, a}); m != DLPM && len(ref) > 1 && len(v) > 1 {
+				if _, _, p := metrics.WelchSamples(v, ref); !math.IsNaN(p) {
+					cell.PValue = &p
+				}
 			}
 			if p, ok := PaperValue(c.Table, m, a); ok {
 				cell.Paper = &p
@@ -229,8 +331,18 @@ func Run(ctx context.Context, c Config, logf func(format string, args ...any)) (
 	return cells, nil
 }
 
-func runJob(ctx context.Context, c Config, j job) result {
-	res := result{job: j, values: map[string]float64{}, seconds: map[string]float64{}}
+// runSeed is the seed of run r of the cells at alpha.
+func runSeed(c Config, alpha float64, r int) uint64 {
+	return noise.Stream(c.Seed, uint64(c.Table), math.Float64bits(alpha), uint64(r)).Uint64()
+}
+
+// runJob trains j's model and scores each of its rows. A failed run (a
+// non-finite training loss, a sampler or scorer error, a non-finite
+// score) is recorded per row and does not stop the table, as the
+// reference code re-initialises and goes on; cancellation and a bad
+// configuration set res.err instead.
+func runJob(ctx context.Context, c Config, j job, st stages) result {
+	res := result{job: j, values: map[string]float64{}, failed: map[string]string{}, seconds: map[string]float64{}}
 	dataset := data2d.NameSAS2D
 	if c.Table == 2 {
 		dataset = data2d.NameGrid9
@@ -245,17 +357,38 @@ func runJob(ctx context.Context, c Config, j job) result {
 	if c.Table == 2 {
 		tc.Data.Std = c.GridStd
 	}
-	tc.Seed = noise.Stream(c.Seed, uint64(c.Table), math.Float64bits(alpha), uint64(j.run)).Uint64()
-	t0 := time.Now()
-	tr, err := toy.Train(ctx, tc, time.Hour, nil)
-	if err != nil {
-		res.err = fmt.Errorf("repro: table %d α=%v run %d, training %s: %w", c.Table, alpha, j.run, j.method, err)
+	tc.Seed = runSeed(c, alpha, j.run)
+	if err := tc.Validate(); err != nil {
+		res.err = fmt.Errorf("repro: table %d α=%v, training %s: %w", c.Table, alpha, j.method, err)
 		return res
 	}
+	// fail records err for rows, unless the run was cancelled.
+	fail := func(err error, what string, rows ...string) {
+		if ctx.Err() != nil {
+			res.err = ctx.Err()
+			return
+		}
+		for _, row := range rows {
+			res.failed[row] = what + ": " + err.Error()
+		}
+	}
+	t0 := time.Now()
+	tr, err := st.train(ctx, tc)
 	trainSec := time.Since(t0).Seconds()
+	if err != nil {
+		fail(err, "training "+j.method, j.rows...)
+		for _, row := range j.rows {
+			res.seconds[row] = trainSec
+		}
+		return res
+	}
 	real := toy.RealSubset(tr.Data, c.N, tc.Seed)
 	for _, row := range j.rows {
+		if res.err != nil {
+			return res
+		}
 		t1 := time.Now()
+		res.seconds[row] = trainSec
 		sc := toy.SampleConfig{Steps: c.T, N: c.N, Seed: tc.Seed + 1, Clip: toy.DefaultClip}
 		switch row {
 		case DLPM:
@@ -267,22 +400,26 @@ func runJob(ctx context.Context, c Config, j job) result {
 		case DDPM:
 			sc.Sampler = samplers.DDPM
 		}
-		gen, err := toy.Sample(tr, sc)
+		gen, err := st.sample(tr, sc)
 		if err != nil {
-			res.err = fmt.Errorf("repro: table %d α=%v run %d, sampling %s: %w", c.Table, alpha, j.run, row, err)
-			return res
+			fail(err, "sampling "+row, row)
+			continue
 		}
-		s, err := toy.Evaluate(dataset, real, gen, tc.Seed, toy.TableMetric)
+		s, err := st.evaluate(dataset, real, gen, tc.Seed)
+		res.seconds[row] += time.Since(t1).Seconds()
 		if err != nil {
-			res.err = fmt.Errorf("repro: table %d α=%v run %d, scoring %s: %w", c.Table, alpha, j.run, row, err)
-			return res
+			fail(err, "scoring "+row, row)
+			continue
 		}
 		v := s.F1
 		if c.Table == 1 {
 			v = s.MSLE
 		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			fail(fmt.Errorf("score %v", v), "scoring "+row, row)
+			continue
+		}
 		res.values[row] = v
-		res.seconds[row] = trainSec + time.Since(t1).Seconds()
 	}
 	return res
 }

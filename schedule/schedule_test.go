@@ -138,3 +138,51 @@ func TestTimeGrid(t *testing.T) {
 		t.Error("NewDLPM(α=2.5) = nil error")
 	}
 }
+
+// TestTimeGridQuadratic checks the quadratic LIM grid of spec §5.4,
+// t_i = (√T_end + (i/N)(√t_min − √T_end))², against hand values and the
+// closed form, and that it differs from the linear grid.
+func TestTimeGridQuadratic(t *testing.T) {
+	// √1 = 1 and √0.04 = 0.2, so the roots are 1, 0.8, 0.6, 0.4, 0.2 and
+	// the times their squares; the linear grid would be 1, 0.76, 0.52,
+	// 0.28, 0.04.
+	ts, err := TimeGrid(GridQuadratic, 4, 0.04, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float64{1, 0.64, 0.36, 0.16, 0.04} {
+		if math.Abs(ts[i]-want) > 1e-15 {
+			t.Errorf("quadratic grid (N=4, 0.04…1)[%d] = %.17g, want %g", i, ts[i], want)
+		}
+	}
+	for _, n := range []int{1, 7, 500} {
+		ts, err := TimeGrid(GridQuadratic, n, LIMTMin, LIMTEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Squaring the roots costs a few ulps; at t_min the cancellation in
+		// √T_end + (√t_min − √T_end) leaves a relative error ~ε·√(T_end/t_min).
+		if len(ts) != n+1 || math.Abs(ts[0]-LIMTEnd) > 1e-15 || math.Abs(ts[n]-LIMTMin) > 1e-12*LIMTMin {
+			t.Errorf("N=%d: len %d, endpoints %.17g, %.17g; want %d, %g, %g", n, len(ts), ts[0], ts[n], n+1, LIMTEnd, LIMTMin)
+			continue
+		}
+		for i, got := range ts {
+			r := math.Sqrt(LIMTEnd) + float64(i)/float64(n)*(math.Sqrt(LIMTMin)-math.Sqrt(LIMTEnd))
+			if want := r * r; math.Abs(got-want) > 1e-15 {
+				t.Errorf("N=%d: t_%d = %.17g, want %.17g", n, i, got, want)
+			}
+			if i == 0 {
+				continue
+			}
+			// Decreasing, with steps that shrink towards t_min (t is
+			// convex in i): t_{i−1} − t_i = (2/N)(√T_end − √t_min)·√t_mid
+			// where √t_mid is the mean of the two roots.
+			if got >= ts[i-1] {
+				t.Errorf("N=%d: not decreasing at %d", n, i)
+			}
+			if i >= 2 && ts[i-1]-got >= ts[i-2]-ts[i-1] {
+				t.Errorf("N=%d: step %d (%g) not smaller than step %d (%g)", n, i, ts[i-1]-got, i-1, ts[i-2]-ts[i-1])
+			}
+		}
+	}
+}
