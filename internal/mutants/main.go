@@ -13,7 +13,8 @@
 //
 // separated by blank lines (# starts a comment line). old must occur
 // exactly once in file. A block with a why: line is a known survivor
-// (an equivalent mutant, or one accepted for the reason given).
+// (an equivalent mutant, or one accepted for the reason given); such a
+// block may name no killing test ("test: none").
 //
 // For every mutant the runner writes the mutated file to a temporary
 // folder and runs `go test -overlay` on the file's package, so the tree
@@ -173,6 +174,8 @@ func parseFile(path string) ([]*mutant, error) {
 		switch {
 		case m.Name == "", m.File == "", m.Test == "", m.Old == "":
 			return fmt.Errorf("%s: a block needs name, file, test and old", m.Source)
+		case m.Test == "none" && m.Why == "":
+			return fmt.Errorf("%s: %s: test: none needs a why: (why is it an acceptable survivor?)", m.Source, m.Name)
 		case m.Old == m.New:
 			return fmt.Errorf("%s: %s: old and new are the same", m.Source, m.Name)
 		case filepath.IsAbs(m.File) || strings.Contains(m.File, ".."):
@@ -321,9 +324,11 @@ func (r *runner) one(m *mutant) (o outcome) {
 
 	// The named test must pass on the real code, or its failure on the
 	// mutant means nothing.
-	if err := r.base(pkg, m.Test); err != nil {
-		o.status, o.detail = "baseline-fails", err.Error()
-		return o
+	if m.Test != "none" {
+		if err := r.base(pkg, m.Test); err != nil {
+			o.status, o.detail = "baseline-fails", err.Error()
+			return o
+		}
 	}
 
 	dir, err := os.MkdirTemp("", "levy-mutant-")
@@ -347,10 +352,17 @@ func (r *runner) one(m *mutant) (o outcome) {
 		return o
 	}
 
-	out, failed, buildErr := r.goTest(pkg, "^"+m.Test+"$", overlay)
+	run := "^" + m.Test + "$"
+	if m.Test == "none" {
+		run = "" // a known survivor: only the whole package can tell
+	}
+	out, failed, buildErr := r.goTest(pkg, run, overlay)
 	switch {
 	case buildErr:
 		o.status, o.detail = "not-viable", firstLine(out)
+		return o
+	case failed && m.Test == "none":
+		o.status, o.detail = "killed-by-other", "a test kills this \"survivor\": "+firstFailure(out)
 		return o
 	case failed:
 		o.status = "killed"
@@ -360,7 +372,9 @@ func (r *runner) one(m *mutant) (o outcome) {
 		return o
 	}
 	// The named test missed it: does any other test of the package catch it?
-	out, failed, _ = r.goTest(pkg, "", overlay)
+	if m.Test != "none" {
+		out, failed, _ = r.goTest(pkg, "", overlay)
+	}
 	switch {
 	case failed:
 		o.status, o.detail = "killed-by-other", "not by "+m.Test+": "+firstFailure(out)

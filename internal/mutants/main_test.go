@@ -83,6 +83,13 @@ old: 	if x < 0 {
 new: 	if x <= 0 {
 why: −0 = 0
 
+name: toy/none-accepted
+file: sq/sq.go
+test: none
+old: 	if x < 0 {
+new: 	if x+0 < 0 {
+why: x+0 = x
+
 name: toy/stale
 file: sq/sq.go
 test: TestSq
@@ -100,11 +107,11 @@ new: return x * y
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 6 || ms[0].Item != "1" || ms[3].Why != "−0 = 0" || ms[3].Old != "\tif x < 0 {" {
+	if len(ms) != 7 || ms[0].Item != "1" || ms[3].Why != "−0 = 0" || ms[3].Old != "\tif x < 0 {" {
 		t.Fatalf("parsed %d mutants: %+v", len(ms), ms)
 	}
 	r := &runner{root: root, timeout: time.Minute, baseline: map[string]*baseResult{}}
-	want := []string{"killed", "killed-by-other", "SURVIVED", "accepted", "stale", "not-viable"}
+	want := []string{"killed", "killed-by-other", "SURVIVED", "accepted", "accepted", "stale", "not-viable"}
 	for i, m := range ms {
 		if got := r.one(m).status; got != want[i] {
 			t.Errorf("%s: %s, want %s", m.Name, got, want[i])
@@ -127,6 +134,7 @@ func TestParseErrors(t *testing.T) {
 		{"name: a\nfile: ../x.go\ntest: T\nold: y\nnew: z\n", "relative to the module root"},
 		{"name: a\nfile: x.go\ntest: T\nold: y\nnew: z\nkind: q\n", "unknown key"},
 		{"just text\n", "want key: value"},
+		{"name: a\nfile: x.go\ntest: none\nold: y\nnew: z\n", "needs a why"},
 		{"name: a\nfile: x.go\ntest: T\nold: y\nnew: z\n\nname: a\nfile: x.go\ntest: T\nold: y\nnew: w\n", "already defined"},
 	} {
 		write(t, filepath.Join(dir, "x.mutants"), c.text)
