@@ -18,10 +18,10 @@ import (
 //
 //	S_t(x) = −(x − a m)/(α c_t^α)
 //
-// (Fourier: the symbol of Δ^{(α−2)/2}∇ applied to exp(−c^α‖u‖^α) is
-// −i‖u‖^{α−2}u·φ = i∇φ/(α c^α), the transform of −x p/(α c^α). With
-// sd = 0 it is the kernel score −ε/(α b^{α−1}) of §5.2.) The network
-// output is o = b(t)^{α−1}·S.
+// (Fourier, φ(u) = E e^{iu·x} = exp(−c^α‖u‖^α): the transform of
+// Δ^{(α−2)/2}∇p is −i‖u‖^{α−2}u·φ = i∇φ/(α c^α), which is the transform
+// of −x p/(α c^α). With sd = 0 it is the kernel score −ε/(α b^{α−1}) of
+// §5.2.) The network output is o = b(t)^{α−1}·S.
 //
 // At α = 2 LIM uses ε ~ N(0, I) (the VP branch), the data are N(m, sd²I),
 // x_t ~ N(a m, (a² sd² + b²)I), S = −(x − a m)/(a² sd² + b²), and the
