@@ -160,17 +160,184 @@ func TestGaussianSamplersReproduceData(t *testing.T) {
 	}
 }
 
+// linearNet returns ε̂ = σ̄_k^{α−1} x / (γ̄_k^α s^α + σ̄_k^α), the exact ε̂ of
+// isotropic SαS(s) data (of N(0, s²) data under DDIM's N(0, I) noise at
+// α = 2): a nontrivial function of x, so the output depends on the
+// initial noise.
+type linearNet struct {
+	s     *schedule.DLPM
+	alpha float64
+	sd    float64
+}
+
+func (l *linearNet) Denoise(dst, x, tau []float32) error {
+	d := len(x) / len(tau)
+	for i, tt := range tau {
+		k := int(math.Round(float64(tt) * float64(l.s.T)))
+		sb := l.s.BarSigma[k]
+		g := math.Pow(sb, l.alpha-1) / (math.Pow(l.s.BarGamma[k]*l.sd, l.alpha) + math.Pow(sb, l.alpha))
+		for j := i * d; j < (i+1)*d; j++ {
+			dst[j] = float32(g * float64(x[j]))
+		}
+	}
+	return nil
+}
+
+// forkSource follows base until forked is set, then alt; it counts the
+// draws made.
+type forkSource struct {
+	base, alt rand.Source
+	forked    bool
+	draws     int
+}
+
+func (f *forkSource) Uint64() uint64 {
+	f.draws++
+	if f.forked {
+		return f.alt.Uint64()
+	}
+	return f.base.Uint64()
+}
+
+// forkAtFirstCall wraps a Denoiser: at its first call it records how many
+// draws the sampler has made (all of its initial noise: spec §3.6 and §4
+// draw A_{0:T−1} and ε₀ before the loop) and, if fork is set, switches
+// the source to the other stream.
+type forkAtFirstCall struct {
+	Denoiser
+	src    *forkSource
+	fork   bool
+	before int
+	called bool
+}
+
+func (f *forkAtFirstCall) Denoise(dst, x, tau []float32) error {
+	if !f.called {
+		f.called, f.before, f.src.forked = true, f.src.draws, f.fork
+	}
+	return f.Denoiser.Denoise(dst, x, tau)
+}
+
+// TestDeterministicSamplersIgnoreSeedAfterInit: DLIM and DDIM with η = 0
+// use their randomness only for the initial state. Two runs with the same
+// seed are identical and runs with different seeds differ everywhere;
+// and a run whose random stream agrees with the plain one on every draw
+// made before the first network call, then turns into an unrelated
+// stream, gives the same output, having made no draw after that call.
+// The same fork does change a stochastic sampler (DLIM η = 0.5, DLPM),
+// which shows it reaches the draws made after the start; those samplers
+// too are reproducible from their seed.
 func TestDeterministicSamplersIgnoreSeedAfterInit(t *testing.T) {
-	// DLIM with η = 0 uses the randomness only for the initial noise: two
-	// runs with the same seed are identical, different seeds differ.
-	s, _ := schedule.NewDLPM(25, 1.7)
-	net := &pointMass{mu: []float64{0.1, 0.2}, alpha: 1.7, T: 25, sched: s}
-	cfg := Config{Method: DLIM, Alpha: 1.7, Steps: 25}
-	a, _ := Sample(net, cfg, 10, 2, rand.New(rand.NewPCG(9, 9)))
-	b, _ := Sample(net, cfg, 10, 2, rand.New(rand.NewPCG(9, 9)))
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("same seed, different output at %d: %v vs %v", i, a[i], b[i])
+	const n, d = 50, 3
+	run := func(t *testing.T, cfg Config, seed uint64, fork bool) (out []float32, before, total int) {
+		t.Helper()
+		alpha := cfg.Alpha
+		if cfg.Method == DDIM || cfg.Method == DDPM {
+			alpha = 2
+		}
+		s, err := schedule.NewDLPM(cfg.Steps, alpha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &forkSource{base: rand.NewPCG(seed, 1), alt: rand.NewPCG(seed, 2)}
+		net := &forkAtFirstCall{Denoiser: &linearNet{s: s, alpha: alpha, sd: 0.8}, src: src, fork: fork}
+		out, err = Sample(net, cfg, n, d, rand.New(src))
+		if err != nil {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+		if len(out) != n*d {
+			t.Fatalf("%+v: %d values, want %d", cfg, len(out), n*d)
+		}
+		for i, v := range out {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%+v: out[%d] = %v", cfg, i, v)
+			}
+		}
+		return out, net.before, src.draws
+	}
+	differing := func(a, b []float32) int {
+		c := 0
+		for i := range a {
+			if a[i] != b[i] {
+				c++
+			}
+		}
+		return c
+	}
+	for _, cfg := range []Config{
+		{Method: DLIM, Alpha: 1.7, Steps: 25},
+		{Method: DDIM, Steps: 25},
+		{Method: DLIM, Alpha: 1.7, Steps: 25, Eta: 0.5},
+		{Method: DLPM, Alpha: 1.7, Steps: 25},
+	} {
+		deterministic := cfg.Eta == 0 && (cfg.Method == DLIM || cfg.Method == DDIM)
+		a, before, total := run(t, cfg, 9, false)
+		b, _, _ := run(t, cfg, 9, false)
+		if c := differing(a, b); c != 0 {
+			t.Errorf("%+v: same seed, %d of %d values differ", cfg, c, len(a))
+		}
+		if c, _, _ := run(t, cfg, 10, false); differing(a, c) != len(a) {
+			t.Errorf("%+v: seeds 9 and 10 agree on %d of %d values, want none", cfg, len(a)-differing(a, c), len(a))
+		}
+		if before == 0 {
+			t.Errorf("%+v: no draw before the first network call", cfg)
+		}
+		f, _, _ := run(t, cfg, 9, true)
+		if deterministic {
+			if total != before {
+				t.Errorf("%+v: %d draws after the first network call, want 0", cfg, total-before)
+			}
+			if c := differing(a, f); c != 0 {
+				t.Errorf("%+v: a stream that forks after the initial draws changed %d of %d values", cfg, c, len(a))
+			}
+		} else if differing(a, f) == 0 {
+			t.Errorf("%+v: forking the stream after the initial draws changed nothing", cfg)
+		}
+	}
+}
+
+// TestClip: with Clip = c the output is the unclipped output (same seed)
+// clamped to [−c, c], value by value, and heavy-tailed samplers do reach
+// both bounds.
+func TestClip(t *testing.T) {
+	const n, d, c = 400, 2, 3
+	s, _ := schedule.NewDLPM(10, 1.5)
+	l, _ := schedule.NewLIM(1.5)
+	for _, tc := range []struct {
+		cfg Config
+		net Denoiser
+	}{
+		{Config{Method: DLPM, Alpha: 1.5, Steps: 10}, &linearNet{s: s, alpha: 1.5, sd: 2}},
+		{Config{Method: LIMSDE, Alpha: 1.5, Steps: 10}, &limExact{alpha: 1.5, sd: 2, l: l}},
+	} {
+		raw, err := Sample(tc.net, tc.cfg, n, d, rand.New(rand.NewPCG(41, 42)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := tc.cfg
+		cfg.Clip = c
+		got, err := Sample(tc.net, cfg, n, d, rand.New(rand.NewPCG(41, 42)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lo, hi int
+		for i, v := range raw {
+			want := v
+			switch {
+			case v > c:
+				want, hi = c, hi+1
+			case v < -c:
+				want, lo = -c, lo+1
+			}
+			if got[i] != want {
+				t.Fatalf("%+v: out[%d] = %v, want %v (unclipped %v)", cfg, i, got[i], want, v)
+			}
+		}
+		// The outputs are close to SαS(2) at α = 1.5, whose tail beyond 3
+		// holds 10–25% (spec §2.6: SαS(1) has its 75% and 90% quantiles at
+		// 0.97 and 2.06), so both tails hold tens of the 800 values.
+		if lo == 0 || hi == 0 {
+			t.Errorf("%+v: %d values below −%v and %d above %v; the test needs both", tc.cfg, lo, c, hi, c)
 		}
 	}
 }
