@@ -70,6 +70,7 @@ func main() {
 	jobs := flag.Int("j", 1, "mutants tested at once")
 	verbose := flag.Bool("v", false, "print the failing test output of each killed mutant")
 	timeout := flag.Duration("timeout", 5*time.Minute, "go test timeout per mutant")
+	whole := flag.Bool("whole", false, "judge each mutant by the whole package's tests only (for an older tree whose tests lack the named ones)")
 	score := flag.Bool("score", false, "run gremlins over the numeric core instead of the list")
 	pkgs := flag.String("packages", strings.Join(corePackages, ","), "packages for -score, comma-separated, relative to the module root")
 	exclude := flag.String("exclude", "", "for -score: leave out the files whose path matches this regular expression (gremlins -E)")
@@ -104,7 +105,7 @@ func main() {
 	if len(chosen) == 0 {
 		fatal(errors.New("no mutant matches"))
 	}
-	r := &runner{root: root, timeout: *timeout, verbose: *verbose, baseline: map[string]*baseResult{}}
+	r := &runner{root: root, timeout: *timeout, verbose: *verbose, whole: *whole, baseline: map[string]*baseResult{}}
 	bad := r.runAll(chosen, max(1, *jobs))
 	if bad > 0 {
 		os.Exit(1)
@@ -262,6 +263,7 @@ type runner struct {
 	root     string
 	timeout  time.Duration
 	verbose  bool
+	whole    bool // ignore the named tests: the package's tests decide
 	mu       sync.Mutex
 	baseline map[string]*baseResult // "pkg test" → its run on the unmutated tree
 }
@@ -324,7 +326,7 @@ func (r *runner) one(m *mutant) (o outcome) {
 
 	// The named test must pass on the real code, or its failure on the
 	// mutant means nothing.
-	if m.Test != "none" {
+	if m.Test != "none" && !r.whole {
 		if err := r.base(pkg, m.Test); err != nil {
 			o.status, o.detail = "baseline-fails", err.Error()
 			return o
@@ -353,13 +355,16 @@ func (r *runner) one(m *mutant) (o outcome) {
 	}
 
 	run := "^" + m.Test + "$"
-	if m.Test == "none" {
-		run = "" // a known survivor: only the whole package can tell
+	if m.Test == "none" || r.whole {
+		run = "" // only the whole package can tell
 	}
 	out, failed, buildErr := r.goTest(pkg, run, overlay)
 	switch {
 	case buildErr:
 		o.status, o.detail = "not-viable", firstLine(out)
+		return o
+	case failed && r.whole:
+		o.status, o.detail = "killed-by-other", firstFailure(out)
 		return o
 	case failed && m.Test == "none":
 		o.status, o.detail = "killed-by-other", "a test kills this \"survivor\": "+firstFailure(out)
@@ -372,7 +377,7 @@ func (r *runner) one(m *mutant) (o outcome) {
 		return o
 	}
 	// The named test missed it: does any other test of the package catch it?
-	if m.Test != "none" {
+	if m.Test != "none" && !r.whole {
 		out, failed, _ = r.goTest(pkg, "", overlay)
 	}
 	switch {
