@@ -114,6 +114,9 @@ func Sample(net Denoiser, cfg Config, n, d int, rng *rand.Rand) ([]float32, erro
 			v = max(-cfg.Clip, min(cfg.Clip, v))
 		}
 		out[i] = float32(v)
+		if math.IsInf(float64(out[i]), 0) {
+			return nil, fmt.Errorf("%w: output %v overflows float32", ErrNotFinite, v)
+		}
 	}
 	return out, nil
 }
