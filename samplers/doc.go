@@ -17,6 +17,19 @@
 //     (eq. 8); at α = 2 the code's VP branch.
 //   - DDPM and DDIM are DLPM and DLIM with α = 2 and A ≡ 1.
 //
+// A property of eq. 6 worth knowing (found by this package's tests, not
+// stated in the spec or the paper): for α < 2 it does not converge to the
+// data even with the exact fractional score and many steps. On isotropic
+// α-stable data of scale 1.5, whose score is linear so the sampler's output
+// law is known in closed form, it ends at scale 1.85 (α = 1.7) and 1.70
+// (α = 1.8) by 1000 steps and stays there. The reverse SDE that keeps the
+// forward marginals with the same Lévy noise has drift (β/α)x + 2βS, i.e.
+// 2α(r−1)S per step, which lands on 1.500; eq. 6's α²(r−1)S agrees with it
+// only at α = 2. levy implements eq. 6 as published (faithful to the
+// paper and the reference code); eq. 8 (the ODE) and both α = 2 branches
+// converge. TestLIMSchemeLawApproachesData and TestLIMSamplersMatchStableData
+// hold the numbers.
+//
 // Every sampler starts from σ̄_{T−1}·ε (DLPM family) or unit noise (LIM),
 // and clips its output to [−Clip, Clip] when Clip > 0.
 package samplers
