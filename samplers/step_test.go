@@ -70,22 +70,7 @@ func TestDLIMStep(t *testing.T) {
 		{Method: DLIM, Alpha: 1.5, Steps: 3, Eta: 0.8},
 		{Method: DDIM, Steps: 3, Eta: 0.5},
 	} {
-		gauss := cfg.Method == DDIM
-		alpha := cfg.Alpha
-		if gauss {
-			alpha = 2
-		}
-		s, err := schedule.NewDLPM(3, alpha)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := Sample(&twoStepNet{s: s, c: c}, cfg, n, 2, rand.New(rand.NewPCG(21, uint64(i))))
-		if err != nil {
-			t.Fatalf("%+v: %v", cfg, err)
-		}
-		if len(x) != 2*n {
-			t.Fatalf("%+v: %d values, want %d", cfg, len(x), 2*n)
-		}
+		x, s, alpha, gauss := sampleThreeSteps(t, cfg, c, n, rand.New(rand.NewPCG(21, uint64(i))))
 		rho := cfg.Eta * s.BarSigma[1]
 		ce := math.Pow(math.Pow(s.BarSigma[1], alpha)-math.Pow(rho, alpha), 1/alpha)
 		scale := math.Pow(math.Pow(ce, alpha)+math.Pow(rho, alpha), 1/alpha) / s.Gamma[1]
@@ -126,22 +111,7 @@ func TestDLPMStep(t *testing.T) {
 		{Method: DLPM, Alpha: 2, Steps: 3},
 		{Method: DDPM, Steps: 3},
 	} {
-		gauss := cfg.Method == DDPM
-		alpha := cfg.Alpha
-		if gauss {
-			alpha = 2
-		}
-		s, err := schedule.NewDLPM(3, alpha)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := Sample(&twoStepNet{s: s, c: c}, cfg, n, 2, rand.New(rand.NewPCG(31, uint64(i))))
-		if err != nil {
-			t.Fatalf("%+v: %v", cfg, err)
-		}
-		if len(x) != 2*n {
-			t.Fatalf("%+v: %d values, want %d", cfg, len(x), 2*n)
-		}
+		x, s, alpha, gauss := sampleThreeSteps(t, cfg, c, n, rand.New(rand.NewPCG(31, uint64(i))))
 		// The conditional mean (per unit of c) and variance, per draw of A.
 		gen := noise.Generator{Alpha: alpha, Gaussian: gauss}
 		arng := rand.New(rand.NewPCG(32, uint64(i)))
@@ -196,4 +166,28 @@ func mixtureCF(mean, vari []float64, c, u float64) (complex128, float64) {
 	mr, mi := sr/k, si/k
 	se := math.Sqrt(max(sr2/k-mr*mr, si2/k-mi*mi, 0) / k)
 	return complex(mr, mi), se
+}
+
+// sampleThreeSteps draws n 2-D points with cfg (Steps = 3) through
+// twoStepNet, and returns them with the schedule, the tail index and
+// whether the method is the Gaussian one (DDPM, DDIM: α = 2, A ≡ 1).
+func sampleThreeSteps(t *testing.T, cfg Config, c [2]float64, n int, rng *rand.Rand) (x []float32, s *schedule.DLPM, alpha float64, gauss bool) {
+	t.Helper()
+	gauss = cfg.Method == DDIM || cfg.Method == DDPM
+	alpha = cfg.Alpha
+	if gauss {
+		alpha = 2
+	}
+	s, err := schedule.NewDLPM(3, alpha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err = Sample(&twoStepNet{s: s, c: c}, cfg, n, 2, rng)
+	if err != nil {
+		t.Fatalf("%+v: %v", cfg, err)
+	}
+	if len(x) != 2*n {
+		t.Fatalf("%+v: %d values, want %d", cfg, len(x), 2*n)
+	}
+	return x, s, alpha, gauss
 }
