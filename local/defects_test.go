@@ -86,6 +86,7 @@ func (c *cluster) start(cc coordinator.Config) <-chan outcome {
 // wait returns the coordinator's outcome, failing the test after d.
 func (c *cluster) wait(ch <-chan outcome, d time.Duration) outcome {
 	c.t.Helper()
+	d = raceWait(d)
 	select {
 	case o := <-ch:
 		return o
@@ -176,6 +177,7 @@ func isKind(kind string, gen uint64) func(wire.Command) bool {
 // until polls ok every 20 ms, failing the test after d.
 func until(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
+	d = raceWait(d)
 	for deadline := time.Now().Add(d); !ok(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %v for %s", d, what)
@@ -387,7 +389,7 @@ func TestStaleTermCommandsAreIgnored(t *testing.T) {
 				select {
 				case r := <-results:
 					j = r.Job
-				case <-time.After(time.Minute):
+				case <-time.After(raceWait(time.Minute)):
 					t.Fatal("the job did not end within a minute")
 				}
 			} else {
@@ -456,7 +458,7 @@ func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
 	var diedAt time.Time
 	select {
 	case diedAt = <-died:
-	case <-time.After(time.Minute):
+	case <-time.After(raceWait(time.Minute)):
 		t.Fatal("w1 never reached step 25")
 	}
 	until(t, 10*time.Second, "the coordinator to notice the death", func() bool { return refused.Load() > 0 })
@@ -598,7 +600,7 @@ func TestDoneIsReportedUntilACoordinatorHearsIt(t *testing.T) {
 	select {
 	case res = <-results:
 	case res = <-restarted:
-	case <-time.After(time.Minute):
+	case <-time.After(raceWait(time.Minute)):
 	}
 	if res != nil {
 		j := res.Job
@@ -804,7 +806,7 @@ func TestDuplicateIDCannotHideAHungMember(t *testing.T) {
 			var hungAt time.Time
 			select {
 			case hungAt = <-died:
-			case <-time.After(time.Minute):
+			case <-time.After(raceWait(time.Minute)):
 				t.Fatal("w1 never reached step 25")
 			}
 			core, logs := observer.New(zap.InfoLevel)
@@ -1004,7 +1006,7 @@ func TestWorkerRefusesAssignsOutsideItsRunsRoot(t *testing.T) {
 	_, wdone := c.worker("wx", nil, func(wc *worker.Config) { wc.RunsRoot = root })
 	select {
 	case <-joined:
-	case <-time.After(time.Minute):
+	case <-time.After(raceWait(time.Minute)):
 		t.Fatal("the worker never joined")
 	}
 	var inc string
@@ -1036,7 +1038,7 @@ func TestWorkerRefusesAssignsOutsideItsRunsRoot(t *testing.T) {
 		if d.Error != "" || d.Step != 5 {
 			t.Fatalf("the worker's job: step %d, error %q", d.Step, d.Error)
 		}
-	case <-time.After(time.Minute):
+	case <-time.After(raceWait(time.Minute)):
 		t.Fatal("the worker never finished the job of the relative assignment")
 	}
 	select {

@@ -43,7 +43,7 @@ func TestEventsAreLoggedWithTheirFields(t *testing.T) {
 	c := newCluster(t, smallJob("events", 60, 20))
 	core, logs := observer.New(zapcore.InfoLevel)
 	cc := c.coordConfig(2)
-	cc.Log, cc.RejoinWindow, cc.DeadAfter = zap.New(core), 500*time.Millisecond, time.Second
+	cc.Log, cc.RejoinWindow, cc.DeadAfter = zap.New(core), 500*time.Millisecond, raceDeadAfter(time.Second)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	var hung atomic.Bool

@@ -205,6 +205,27 @@ func (c *cluster) job() (coordinator.Job, bool) {
 	return coordinator.Job{}, false
 }
 
+// raceWait is a test's patience d, tripled under the race detector: the
+// protocol's own timeouts do not change, but every step and every
+// goroutine switch is several times slower, and on a loaded 2-core
+// machine a minute was not enough for a whole job (CI, 2026-12-03).
+func raceWait(d time.Duration) time.Duration {
+	if raceEnabled {
+		return 3 * d
+	}
+	return d
+}
+
+// raceDeadAfter is a liveness timeout d for tests that count restarts:
+// under the race detector a loaded machine can starve a healthy worker's
+// heartbeats for a second, and an extra restart would fail the count.
+func raceDeadAfter(d time.Duration) time.Duration {
+	if raceEnabled {
+		return 5 * d
+	}
+	return d
+}
+
 // raceSteps is n, or a fifth of it (at least 20) under the race detector,
 // which slows training about tenfold: the protocol is the same, the jobs
 // shorter.
