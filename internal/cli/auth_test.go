@@ -6,33 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
-)
 
-func authServer(t *testing.T, opts *server.Options) *server.Server {
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
+	"github.com/levy-ml/levy/internal/natstest"
+)
 
 // TestCredentialsAreRequired: with credentials on, a client without them
 // (or with wrong ones) cannot connect, so it can neither join, submit nor
 // read gradients; the error says what to do and never shows the secret.
 func TestCredentialsAreRequired(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
-	ns := authServer(t, &server.Options{Username: "levy", Password: secret})
+	ns, _ := natstest.Start(t, &server.Options{Username: "levy", Password: secret})
 	for _, a := range []NATSAuth{{}, {User: "levy", Password: "wrong"}, {User: "eve", Password: secret}} {
 		_, err := Connect(ns.ClientURL(), "test", a, zap.NewNop())
 		if err == nil {
@@ -59,7 +46,7 @@ func TestNKeyCredentials(t *testing.T) {
 	}
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
-	ns := authServer(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	ns, _ := natstest.Start(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
 	file := filepath.Join(t.TempDir(), "user.nk")
 	if err := os.WriteFile(file, seed, 0o600); err != nil {
 		t.Fatal(err)
