@@ -108,13 +108,7 @@ func rawThroughput(b *testing.B, ns *server.Server, bytes, chunk int) float64 {
 // NATS throughput between two connections measured in the same run, and
 // busbw/raw.
 func BenchmarkAllReduce(b *testing.B) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go ns.Start()
-	ns.ReadyForConnections(10 * time.Second)
-	defer ns.Shutdown()
+	ns := startNATS(b)
 	chunk := benchChunk()
 	for _, size := range []int{2, 4, 8} {
 		for _, mib := range []int{1, 16, 64} {

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // inputs returns size buffers of n values whose sums depend on the order
@@ -189,17 +190,10 @@ func TestQuickAgainstNaiveSum(t *testing.T) {
 	}
 }
 
-// startNATS runs an in-process NATS server on a random loopback port.
+// startNATS runs an in-process NATS server (natstest) with levy's max
+// payload.
 func startNATS(t testing.TB) *server.Server {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns, _ := natstest.Start(t, &server.Options{MaxPayload: natstest.MaxPayload})
 	return ns
 }
 
@@ -208,11 +202,7 @@ func natsRing(t testing.TB, ns *server.Server, size int, prefix string) []Transp
 	ts := make([]Transport, size)
 	ids := ringIDs(size)
 	for r := range ts {
-		nc, err := nats.Connect(ns.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
+		nc := natstest.Connect(t, ns.ClientURL())
 		tr, err := NewNATS(nc, prefix, r, ids)
 		if err != nil {
 			t.Fatal(err)
@@ -255,13 +245,7 @@ func TestAllReduceOverNATS(t *testing.T) {
 }
 
 func TestNATSRefusesOversizedChunks(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	ns.ReadyForConnections(10 * time.Second)
-	defer ns.Shutdown()
+	ns, _ := natstest.Start(t, nil) // nats-server's default 1 MiB max_payload
 	ts := natsRing(t, ns, 2, "big")
 	cfg := DefaultConfig()
 	cfg.ChunkBytes, cfg.Timeout = 2<<20, time.Second // above the default 1 MiB max_payload

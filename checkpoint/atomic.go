@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/levy-ml/levy/internal/atomicfile"
 )
 
 // MkdirAll is os.MkdirAll that also fsyncs the parent of each directory it
@@ -39,48 +41,17 @@ func MkdirAll(path string, perm os.FileMode) error {
 }
 
 // WriteFileAtomic replaces path with a file holding data, with
-// permissions perm: it writes a temporary file in the same directory,
-// fsyncs and closes it, renames it to path and fsyncs the directory. A
-// reader sees the old file or the new one, never part of one, and after a
-// crash the file is the old or the new one. On an error before the
-// rename, path is as it was and the temporary file is removed; an error
-// fsyncing the directory leaves the new file in place, its durability in
-// doubt.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	if err := fault("create " + path); err != nil {
+// permissions perm, through atomicfile (temporary file, fsync, rename,
+// directory fsync) with the package's fault hook on every step. A reader
+// sees the old file or the new one, never part of one, and after a crash
+// the file is the old or the new one. On an error before the rename, path
+// is as it was and the temporary file is removed; an error fsyncing the
+// directory leaves the new file in place, its durability in doubt.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := (atomicfile.Replacer{Hook: fault}).WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	werr := fault("write " + path)
-	if werr == nil {
-		_, werr = f.Write(data)
-	}
-	if werr == nil {
-		werr = f.Chmod(perm) // CreateTemp makes it 0600
-	}
-	if werr == nil {
-		werr = errors.Join(fault("fsync "+path), f.Sync())
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, werr)
-	}
-	if err := rename("rename", tmp, path); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // WriteDirAtomic replaces the directory dir with one holding what fill

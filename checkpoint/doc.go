@@ -67,7 +67,8 @@
 //
 // The same discipline is offered for the files a run keeps beside its
 // checkpoints (the sampler's): WriteFileAtomic writes a temporary file,
-// fsyncs it, renames it into place and fsyncs the directory;
+// fsyncs it, renames it into place and fsyncs the directory (the
+// repository's one internal/atomicfile, behind the fault hook);
 // WriteDirAtomic does the same for a whole directory of files.
 //
 // # Retention

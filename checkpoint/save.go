@@ -9,11 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/safetensors"
 )
 
@@ -264,22 +263,11 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// syncDir fsyncs a directory so that the entries created or renamed in it
-// survive a crash. Platforms and file systems that cannot do it are let be.
+// syncDir fsyncs a directory (atomicfile.SyncDir behind the fault hook)
+// so that the entries created or renamed in it survive a crash.
 func syncDir(path string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	if err := fault("fsync-dir " + path); err != nil {
+	if err := (atomicfile.Replacer{Hook: fault}).SyncDir(path); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
-	}
-	d, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
-		return fmt.Errorf("checkpoint: fsync directory %s: %w", path, err)
 	}
 	return nil
 }

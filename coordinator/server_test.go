@@ -6,30 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
+// testConn connects to a NATS server of the test's own.
 func testConn(t *testing.T) *nats.Conn {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	_, url := natstest.Start(t, nil)
+	return natstest.Connect(t, url)
 }
 
 func TestNewRefusesBadInput(t *testing.T) {

@@ -6,12 +6,13 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
-	"os"
-	"path/filepath"
+	"io"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/levy-ml/levy/internal/atomicfile"
 )
 
 // gridBackground fills the padding between images.
@@ -84,22 +85,10 @@ func Strip(imgs []image.Image, labels []string) *image.RGBA {
 	return out
 }
 
-// SavePNG writes img to path through a temporary file and a rename, so a
-// reader never sees half a picture.
+// SavePNG writes img to path as a PNG (permissions 0644) through
+// atomicfile, so a reader never sees half a picture.
 func SavePNG(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".png-*")
-	if err != nil {
-		return fmt.Errorf("imagedata: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := png.Encode(tmp, img); err != nil {
-		tmp.Close()
-		return fmt.Errorf("imagedata: encoding %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("imagedata: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("imagedata: %w", err)
 	}
 	return nil

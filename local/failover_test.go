@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/worker"
 )
 
@@ -21,19 +23,8 @@ import (
 // coordinator is elected, takes the running job over where it was, and
 // the job completes without starting again.
 func TestLeaderFailover(t *testing.T) {
-	ns, err := StartServer("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect(ns.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	_, url := natstest.Start(t, &server.Options{MaxPayload: MaxPayload})
+	conn := func() *nats.Conn { return natstest.Connect(t, url) }
 	var peers []coordinator.Peer
 	for i := range 3 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/worker"
 )
@@ -37,10 +38,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, spec job.Spec) *cluster {
 	t.Helper()
-	ns, err := StartServer("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, _ := natstest.Start(t, &server.Options{MaxPayload: MaxPayload}) // shut down after the cleanup below
 	ctx, stop := context.WithTimeout(context.Background(), 3*time.Minute)
 	c := &cluster{t: t, ns: ns, runs: t.TempDir(), spec: spec, ctx: ctx, stop: stop}
 	t.Cleanup(func() {
@@ -53,18 +51,12 @@ func newCluster(t *testing.T, spec job.Spec) *cluster {
 			}
 		}
 		c.mu.Unlock()
-		ns.Shutdown()
 	})
 	return c
 }
 
 func (c *cluster) conn() *nats.Conn {
-	nc, err := nats.Connect(c.ns.ClientURL())
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(nc.Close)
-	return nc
+	return natstest.Connect(c.t, c.ns.ClientURL())
 }
 
 // coordConfig is a fast coordinator configuration of the cluster's job.

@@ -14,13 +14,15 @@ import (
 
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/internal/natsauth"
+	"github.com/levy-ml/levy/internal/natsembed"
 	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/worker"
 )
 
-// MaxPayload is the embedded server's max_payload: 8 MiB, the largest the
-// server accepts without a warning; the all-reduce chunks stay below it.
-const MaxPayload = 8 << 20
+// MaxPayload is the embedded server's max_payload (natsembed.MaxPayload,
+// 8 MiB): the largest the server accepts without a warning; the
+// all-reduce chunks stay below it.
+const MaxPayload = natsembed.MaxPayload
 
 // Config configures a local cluster.
 type Config struct {
@@ -39,18 +41,13 @@ type Config struct {
 	User, Password string
 }
 
-// StartServer starts an embedded NATS server on a random loopback port;
-// with a user, every client must give that user and password.
+// StartServer starts an embedded NATS server (natsembed) on a random
+// loopback port with MaxPayload; with a user, every client must give that
+// user and password.
 func StartServer(user, password string) (*server.Server, error) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		NoLog: true, NoSigs: true, MaxPayload: MaxPayload, Username: user, Password: password})
+	ns, err := natsembed.Start(&server.Options{MaxPayload: MaxPayload, Username: user, Password: password})
 	if err != nil {
-		return nil, fmt.Errorf("local: starting the embedded NATS server: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("local: the embedded NATS server did not start within 10 s")
+		return nil, fmt.Errorf("local: %w", err)
 	}
 	return ns, nil
 }
@@ -84,15 +81,9 @@ func startRoleServer(user, password string, workers int, sampler bool) (*server.
 	}
 	op := natsauth.Identity{Role: natsauth.Operator, Name: "levyctl", Password: password}
 	users = append(users, &server.User{Username: user, Password: password, Permissions: op.Permissions()})
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		NoLog: true, NoSigs: true, MaxPayload: MaxPayload, Users: users})
+	ns, err := natsembed.Start(&server.Options{MaxPayload: MaxPayload, Users: users})
 	if err != nil {
-		return nil, nil, fmt.Errorf("local: starting the embedded NATS server: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return nil, nil, errors.New("local: the embedded NATS server did not start within 10 s")
+		return nil, nil, fmt.Errorf("local: %w", err)
 	}
 	return ns, creds, nil
 }

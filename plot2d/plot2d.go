@@ -3,13 +3,15 @@ package plot2d
 import (
 	"fmt"
 	"image/color"
-	"os"
+	"io"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/levy-ml/levy/internal/atomicfile"
 )
 
 // Panel is one scatter plot.
@@ -65,13 +67,11 @@ func WritePNG(path string, panels []Panel, b Bounds) error {
 	for j := range plots[0] {
 		plots[0][j].Draw(canvases[0][j])
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
 		return err
+	}); err != nil {
+		return fmt.Errorf("plot2d: %w", err)
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("plot2d: writing %s: %w", path, err)
-	}
-	return f.Close()
+	return nil
 }

@@ -1,15 +1,16 @@
 package quality
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
 	"github.com/levy-ml/levy/imagedata"
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/safetensors"
 	"github.com/levy-ml/levy/unet"
@@ -18,8 +19,9 @@ import (
 // ClassifierFormat is the "format" metadata of a saved classifier.
 const ClassifierFormat = "levy-classifier"
 
-// SaveClassifier writes c's weights and configuration to path (through a
-// temporary file and a rename); meta is added to the file's metadata.
+// SaveClassifier writes c's weights and configuration to path (through
+// atomicfile: a reader sees the old file or the new one whole); meta is
+// added to the file's metadata.
 func SaveClassifier(path string, c *unet.Classifier, meta map[string]string) error {
 	cfg, err := json.Marshal(c.Config())
 	if err != nil {
@@ -33,18 +35,13 @@ func SaveClassifier(path string, c *unet.Classifier, meta map[string]string) err
 	for _, p := range c.Params() {
 		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.Data})
 	}
-	var buf bytes.Buffer
-	if err := safetensors.Encode(&buf, ts, md); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return fmt.Errorf("quality: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return safetensors.Encode(w, ts, md) }); err != nil {
+		return fmt.Errorf("quality: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // LoadClassifier reads a classifier written by SaveClassifier; its

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/safetensors"
 )
@@ -43,20 +45,20 @@ func Save(dir string, t *Trained) error {
 	}
 	meta := map[string]string{"format": "levy-mlp", "method": t.Config.Method,
 		"alpha": strconv.FormatFloat(t.Config.Alpha, 'g', -1, 64)}
-	if err := writeAtomic(filepath.Join(dir, WeightsFile), func(f *os.File) error {
-		return safetensors.Encode(f, ts, meta)
+	if err := atomicfile.Write(filepath.Join(dir, WeightsFile), 0o644, func(w io.Writer) error {
+		return safetensors.Encode(w, ts, meta)
 	}); err != nil {
-		return err
+		return fmt.Errorf("toy: %w", err)
 	}
 	b, err := json.MarshalIndent(modelFile{Format: formatVersion, Config: t.Config, Steps: t.Steps,
 		FinalLoss: t.FinalLoss, Seconds: t.Seconds}, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, ConfigFile), func(f *os.File) error {
-		_, err := f.Write(append(b, '\n'))
-		return err
-	})
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("toy: %w", err)
+	}
+	return nil
 }
 
 // Load reads a model directory written by Save and regenerates its
@@ -107,25 +109,4 @@ func Load(dir string) (*Trained, error) {
 		return nil, err
 	}
 	return &Trained{Config: mf.Config, Model: m, Data: data, Steps: mf.Steps, FinalLoss: mf.FinalLoss, Seconds: mf.Seconds}, nil
-}
-
-// writeAtomic writes path through a temporary file, fsync and rename.
-func writeAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/internal/wire"
 )
 
@@ -23,23 +23,8 @@ import (
 // (CmdEnd) without answering any report, and the workers then reported
 // for ever: reportDone now stops on that CmdEnd.
 func TestReportDoneEndsOnAnAnswerOrAnEnd(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	defer ns.Shutdown()
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect(ns.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	_, url := natstest.Start(t, nil)
+	conn := func() *nats.Conn { return natstest.Connect(t, url) }
 	wc := DefaultConfig()
 	wc.ID, wc.NATS = "w0", conn()
 	w, err := New(wc)

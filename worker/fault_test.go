@@ -19,6 +19,7 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/safetensors"
@@ -52,17 +53,10 @@ var rankConn sync.Map
 // tweak (if not nil) edits the coordinator's configuration.
 func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, faultRank int, onCall func(int64) error, unblock func(), tweak ...func(*coordinator.Config)) (*coordinator.Result, error, time.Duration) {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
+	ns, url := natstest.Start(t, &server.Options{MaxPayload: natstest.MaxPayload})
 	defer ns.Shutdown()
 	conn := func() *nats.Conn {
-		nc, err := nats.Connect(ns.ClientURL())
+		nc, err := nats.Connect(url)
 		if err != nil {
 			t.Error(err) // not Fatal: spawnWorker runs off the test goroutine
 			return nil

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 )
@@ -21,20 +21,8 @@ import (
 // forms a new ring (up to --max-restarts) instead of failing the job for
 // good, and the error names the path.
 func TestUnreadableCheckpointIsRetryable(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	_, url := natstest.Start(t, nil)
+	nc := natstest.Connect(t, url)
 	wc := DefaultConfig()
 	wc.ID, wc.NATS, wc.RunsRoot = "w0", nc, t.TempDir()
 	w, err := New(wc)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/repro"
 )
 
@@ -104,26 +106,22 @@ func runRepro(ctx context.Context, args []string) error {
 }
 
 func saveCells(prefix string, c repro.Config, cells []repro.Cell) error {
-	f, err := os.Create(prefix + ".jsonl")
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	for _, cell := range cells {
-		if err := enc.Encode(cell); err != nil {
-			f.Close()
-			return err
+	err := atomicfile.Write(prefix+".jsonl", 0o644, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, cell := range cells {
+			if err := enc.Encode(cell); err != nil {
+				return err
+			}
 		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	m, err := os.Create(prefix + ".md")
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	repro.WriteMarkdown(m, c, cells)
-	return m.Close()
+	return atomicfile.Write(prefix+".md", 0o644, func(w io.Writer) error {
+		repro.WriteMarkdown(w, c, cells)
+		return nil
+	})
 }
 
 // loadCells reads cells saved by --save and narrows c's α and methods to

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
@@ -131,7 +132,7 @@ func runSample(ctx context.Context, args []string) error {
 	m := map[string]any{"sampler": *sampler, "steps": *steps, "n": *n, "seed": *seed,
 		"sample_seconds": sampleSec, "metrics": scores, "dataset": t.Config.Data.Name}
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(*out, metricsJSON), append(mb, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*out, metricsJSON), append(mb, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("%s\n", mb)
@@ -147,24 +148,22 @@ func checkSteps(sampler string, steps int) error {
 	return nil
 }
 
+// writeCSV writes x, rows of d values, to path as CSV (atomically).
 func writeCSV(path string, x []float32, d int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	for i := 0; i < len(x); i += d {
-		for j := range d {
-			if j > 0 {
-				w.WriteByte(',')
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		var line []byte
+		for i := 0; i < len(x); i += d {
+			line = line[:0]
+			for j := range d {
+				if j > 0 {
+					line = append(line, ',')
+				}
+				line = strconv.AppendFloat(line, float64(x[i+j]), 'g', -1, 32)
 			}
-			w.WriteString(strconv.FormatFloat(float64(x[i+j]), 'g', -1, 32))
+			if _, err := w.Write(append(line, '\n')); err != nil {
+				return err
+			}
 		}
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/imagedata"
+	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/safetensors"
 	"github.com/levy-ml/levy/worker"
@@ -120,16 +122,11 @@ func sampleCheckpoint(ctx context.Context, c *checkpoint.Checkpoint, o imageSamp
 	if err := imagedata.SavePNG(filepath.Join(o.out, worker.PlotFile), imagedata.Grid(gen[:k*ch*size*size], k, ch, size, size, cols, 2)); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(o.out, worker.SamplesFile))
-	if err != nil {
-		return err
-	}
-	if err := safetensors.Encode(f, []safetensors.Tensor{{Name: "samples", Shape: []int{n, ch, size, size}, Data: gen}},
-		map[string]string{"step": fmt.Sprint(c.Manifest.Step), "sampler": spec.Sample.Sampler}); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	samples := []safetensors.Tensor{{Name: "samples", Shape: []int{n, ch, size, size}, Data: gen}}
+	meta := map[string]string{"step": fmt.Sprint(c.Manifest.Step), "sampler": spec.Sample.Sampler}
+	if err := atomicfile.Write(filepath.Join(o.out, worker.SamplesFile), 0o644, func(w io.Writer) error {
+		return safetensors.Encode(w, samples, meta)
+	}); err != nil {
 		return err
 	}
 	metrics := map[string]float64{"sample_seconds": sec, "images_per_second": float64(n) / sec}
@@ -146,7 +143,7 @@ func sampleCheckpoint(ctx context.Context, c *checkpoint.Checkpoint, o imageSamp
 		"sampler": spec.Sample.Sampler, "sampler_steps": spec.Sample.Steps, "n": n, "seed": o.seed, "ema": spec.Sample.UseEMA,
 		"features": spec.Sample.Features, "metrics": metrics}
 	mb, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(o.out, worker.MetricsFile), append(mb, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.out, worker.MetricsFile), append(mb, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("%s\n", mb)

@@ -6,35 +6,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
-)
 
-func authServer(t *testing.T, opts *server.Options) *server.Server {
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
+	"github.com/levy-ml/levy/internal/natstest"
+)
 
 // TestCredentialsAreRequired: with credentials on, a client without them
 // (or with wrong ones) cannot connect, so it can neither join, submit nor
 // read gradients; the error says what to do and never shows the secret.
 func TestCredentialsAreRequired(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
-	ns := authServer(t, &server.Options{Username: "levy", Password: secret})
+	_, url := natstest.Start(t, &server.Options{Username: "levy", Password: secret})
 	for _, a := range []NATSAuth{{}, {User: "levy", Password: "wrong"}, {User: "eve", Password: secret}} {
-		_, err := Connect(ns.ClientURL(), "test", a, zap.NewNop())
+		_, err := Connect(url, "test", a, zap.NewNop())
 		if err == nil {
 			t.Fatalf("%q connected without the right credentials", a.User)
 		}
@@ -42,7 +29,7 @@ func TestCredentialsAreRequired(t *testing.T) {
 			t.Errorf("error %q", err)
 		}
 	}
-	nc, err := Connect(ns.ClientURL(), "test", NATSAuth{User: "levy", Password: secret}, zap.NewNop())
+	nc, err := Connect(url, "test", NATSAuth{User: "levy", Password: secret}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,20 +46,20 @@ func TestNKeyCredentials(t *testing.T) {
 	}
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
-	ns := authServer(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	_, url := natstest.Start(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
 	file := filepath.Join(t.TempDir(), "user.nk")
 	if err := os.WriteFile(file, seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := Connect(ns.ClientURL(), "test", NATSAuth{NKeyFile: file}, zap.NewNop())
+	nc, err := Connect(url, "test", NATSAuth{NKeyFile: file}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	nc.Close()
-	if _, err := Connect(ns.ClientURL(), "test", NATSAuth{}, zap.NewNop()); err == nil {
+	if _, err := Connect(url, "test", NATSAuth{}, zap.NewNop()); err == nil {
 		t.Fatal("connected without the NKey")
 	}
-	if _, err := Connect(ns.ClientURL(), "test", NATSAuth{NKeyFile: file + ".missing"}, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "--nats-nkey") {
+	if _, err := Connect(url, "test", NATSAuth{NKeyFile: file + ".missing"}, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "--nats-nkey") {
 		t.Fatalf("missing seed file: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // waitLog waits for a log entry whose message is msg.
@@ -29,10 +31,10 @@ func waitLog(t *testing.T, logs *observer.ObservedLogs, msg string) observer.Log
 // slow consumer dropping messages, a permissions violation) are logged
 // with the subject, not lost.
 func TestConnectLogsAsyncErrors(t *testing.T) {
-	ns := authServer(t, &server.Options{Users: []*server.User{{Username: "levy", Password: "pw",
+	_, url := natstest.Start(t, &server.Options{Users: []*server.User{{Username: "levy", Password: "pw",
 		Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{"ok.>"}}}}}})
 	core, logs := observer.New(zapcore.InfoLevel)
-	nc, err := Connect(ns.ClientURL(), "test", NATSAuth{User: "levy", Password: "pw"}, zap.New(core))
+	nc, err := Connect(url, "test", NATSAuth{User: "levy", Password: "pw"}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}

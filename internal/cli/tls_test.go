@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // pki is a throwaway certificate authority with a server and a client
@@ -88,10 +90,9 @@ func newPKI(t *testing.T) *pki {
 // names TLS and the flags to pass.
 func TestMutualTLS(t *testing.T) {
 	p := newPKI(t)
-	ns := authServer(t, &server.Options{Username: "levy", Password: "pw", TLS: true, TLSVerify: true, TLSTimeout: 2,
+	_, url := natstest.Start(t, &server.Options{Username: "levy", Password: "pw", TLS: true, TLSVerify: true, TLSTimeout: 2,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}})
-	url := ns.ClientURL()
 	good := NATSAuth{User: "levy", Password: "pw", CAFile: p.caFile, CertFile: p.certFile, KeyFile: p.keyFile}
 	nc, err := Connect(url, "test", good, zap.NewNop())
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/levy-ml/levy/internal/natsauth"
+	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/internal/wire"
 )
 
@@ -194,7 +195,7 @@ func TestWriteDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := runServer(t, opts)
+	_, url := natstest.Start(t, opts)
 	for _, id := range ids {
 		path := filepath.Join(dir, natsauth.EnvFile(id))
 		fi, err := os.Stat(path)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/levy-ml/levy/internal/natsauth"
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // The test deployment: an operator, a coordinator, three workers and a
@@ -40,24 +41,8 @@ func startEmbedded(t *testing.T) string {
 		t.Fatal(err)
 	}
 	users = append(users, &server.User{Username: rootUser, Password: rootPassword})
-	return runServer(t, &server.Options{Users: users})
-}
-
-// runServer starts an in-process server with opts on a random loopback
-// port and returns its URL.
-func runServer(t *testing.T, opts *server.Options) string {
-	t.Helper()
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	_, url := natstest.Start(t, &server.Options{Users: users})
+	return url
 }
 
 // withRoot adds the root user to a rendered configuration.
@@ -93,7 +78,8 @@ func startFromFile(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runServer(t, opts)
+	_, url := natstest.Start(t, opts)
+	return url
 }
 
 // natsServerBinary finds the nats-server program, or skips the test (fails

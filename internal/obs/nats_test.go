@@ -8,22 +8,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
-)
 
-func startNATS(t *testing.T, opts *server.Options) string {
-	t.Helper()
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
+	"github.com/levy-ml/levy/internal/natstest"
+)
 
 // count returns the value of the counter name in reg (0 if absent).
 func count(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -59,7 +46,7 @@ func waitCount(t *testing.T, reg *prometheus.Registry, name string, want float64
 // TestConnOptionsCountsSlowConsumers: a subscriber that blocks, with a
 // pending limit of two messages, drops the rest; the drop is counted.
 func TestConnOptionsCountsSlowConsumers(t *testing.T) {
-	url := startNATS(t, &server.Options{})
+	_, url := natstest.Start(t, nil)
 	reg := prometheus.NewRegistry()
 	nc, err := nats.Connect(url, ConnOptions(zaptest.NewLogger(t), reg)...)
 	if err != nil {
@@ -92,7 +79,7 @@ func TestConnOptionsCountsSlowConsumers(t *testing.T) {
 // registry share the counter (a second ConnOptions finds it registered),
 // and each refused publish or subscription counts.
 func TestConnOptionsCountsPermissionViolations(t *testing.T) {
-	url := startNATS(t, &server.Options{Users: []*server.User{{Username: "u", Password: "p",
+	_, url := natstest.Start(t, &server.Options{Users: []*server.User{{Username: "u", Password: "p",
 		Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{"ok"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{"ok"}}}}}})
 	reg := prometheus.NewRegistry()
