@@ -12,16 +12,6 @@ import (
 	"github.com/levy-ml/levy/internal/kern"
 )
 
-// The adapter: Apply turns a kernel pair into graph nodes. The forward
-// node runs Fn.Forward; its symbolic derivative is one backward node that runs
-// Fn.Backward, writing the gradients of all differentiated inputs into
-// one packed vector, and one view node per input that cuts its part out
-// without copying. Every node owns its output buffer and reuses it on
-// the next run of the tape, so a training step allocates little; a value
-// read from the graph is valid until the next run. A kernel that needs
-// forward values in its backward pass (softmax weights, normalisation
-// statistics, sigmoids) keeps them in its own state between the two.
-
 // Fn is a differentiable kernel with fixed geometry, in float32 or
 // float64.
 type Fn[F kern.Float] interface {
@@ -51,7 +41,16 @@ type SumFn[F kern.Float] interface {
 	Linear() bool
 }
 
-// Apply adds f applied to in to in's graph.
+// Apply adds f applied to in to in's graph, checking the shapes with
+// f.Shape. The forward node runs f.Forward; its symbolic derivative is
+// one backward node that runs f.Backward, writing the gradients of all
+// differentiated inputs into one packed vector, and one view node per
+// input that cuts its part out without copying (a SumFn has one shared
+// gradient instead). Every node owns its output buffer and reuses it on
+// the next run of the tape, so a training step allocates little; a value
+// read from the graph is valid until the next run. A kernel that needs
+// forward values in its backward pass (softmax weights, normalisation
+// statistics, sigmoids) keeps them in its own state between the two.
 func Apply[F kern.Float](f Fn[F], in ...*G.Node) (*G.Node, error) {
 	dims := make([]int, len(in))
 	shapes := make([]tensor.Shape, len(in))
