@@ -184,7 +184,7 @@ func DefaultImage(dataset string) Spec {
 // The network, T, batch, learning rate and sampler are the released 2-D
 // settings (spec §6.3); 2000 steps is about 64 epochs of the 32 000
 // points, enough for an F1 well above 0.85 (20 epochs give 0.875 ± 0.015).
-// The network is mlp.DefaultConfig and the optimiser mlp.DefaultAdamW
+// The network is mlp.DefaultConfig and the optimiser nn.DefaultAdamW
 // (a test checks that they agree).
 func Default() Spec {
 	return Spec{

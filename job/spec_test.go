@@ -10,6 +10,7 @@ import (
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/samplers"
 )
 
@@ -147,7 +148,7 @@ func FuzzParse(f *testing.F) {
 
 func TestDefaultsMatchTheCore(t *testing.T) {
 	d := Default()
-	m, a := mlp.DefaultConfig(), mlp.DefaultAdamW()
+	m, a := mlp.DefaultConfig(), nn.DefaultAdamW()
 	if d.Model.Hidden != m.Hidden || d.Model.Blocks != m.Blocks || d.Model.TimeEmbed != m.TimeEmbed {
 		t.Errorf("job model %+v, mlp default %+v", d.Model, m)
 	}

@@ -1,10 +1,11 @@
 package mlp
 
 import (
-	"github.com/levy-ml/levy/internal/kern"
-
 	"math/rand/v2"
 	"testing"
+
+	"github.com/levy-ml/levy/internal/kern"
+	"github.com/levy-ml/levy/nn"
 )
 
 // batch returns a deterministic batch of n points with the test target.
@@ -26,7 +27,7 @@ func BenchmarkTrainStep1024(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := NewTrainer(m, mseLoss, DefaultAdamW())
+	tr, err := NewTrainer(m, mseLoss, nn.DefaultAdamW())
 	if err != nil {
 		b.Fatal(err)
 	}

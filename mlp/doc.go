@@ -1,5 +1,7 @@
 // Package mlp is the 2-D denoiser of spec §6.3 on gorgonia, with its
-// AdamW trainer and a fast forward pass for sampling.
+// AdamW trainer and a fast forward pass for sampling. What it shares with
+// the U-Net (Param, AdamW and its state, the gradient checks, the
+// kernel-to-gorgonia adapter) lives in package nn.
 //
 // # Network
 //
@@ -19,10 +21,10 @@
 //
 // The training graph is a gorgonia ExprGraph differentiated by
 // gorgonia.Grad and run by a tape machine. Its nodes are this package's
-// own Ops: Linear, LayerNorm(+SiLU), SiLU, Add and Add+SiLU, each with a
-// symbolic derivative built from backward Ops. They run on float32 (and
-// on float64, for the gradient checks) and reuse their output buffers
-// between steps. On amd64 with AVX2 and FMA, the GEMM tiles and the
+// own kernels (ops.go): Linear, LayerNorm(+SiLU), SiLU, Add and
+// Add+SiLU, made gorgonia Ops with a symbolic derivative by nn.Apply.
+// They run on float32 (and on float64, for the gradient checks) and
+// reuse their output buffers between steps. On amd64 with AVX2 and FMA, the GEMM tiles and the
 // SiLU run in assembly; elsewhere gonum's sgemm and a scalar exp do.
 // They are written by hand because no maintained pure-Go library is fast
 // enough here: gonum's sgemm reaches ≈13 GFLOP/s on these 1024×64×64
@@ -33,9 +35,9 @@
 // result does not depend on the number of cores.
 //
 // gorgonia's NewAdamW does not update the weights (v0.9.18), so the
-// Trainer applies PyTorch's AdamW itself on the flat weights and
-// gradients; Grads exposes the gradients between Gradients and Apply for
-// a data-parallel all-reduce.
+// Trainer applies PyTorch's AdamW (nn.AdamW, through nn.Optimizer) on the
+// flat weights and gradients; Grads exposes the gradients between
+// Gradients and Apply for a data-parallel all-reduce.
 //
 // Model.Denoise runs the same kernels without a graph, in row chunks
 // that stay in cache, and evaluates the time branch once when all τ are

@@ -2,37 +2,40 @@ package mlp
 
 import (
 	G "gorgonia.org/gorgonia"
+
+	"github.com/levy-ml/levy/nn"
 )
 
 // netGraph appends the network to x's graph: x [n,Dim] and tau [n,1]
-// are data, p holds the parameter nodes in Params order (float32 or
-// float64). It returns the output node [n,Dim].
-func netGraph(lay layout, p []*G.Node, x, tau *G.Node) (out *G.Node, err error) {
-	apply := func(op G.Op, in ...*G.Node) *G.Node {
+// are data, p holds the parameter nodes in Params order (all of type F).
+// It returns the output node [n,Dim].
+func netGraph[F float](cfg Config, lay layout, p []*G.Node, x, tau *G.Node) (out *G.Node, err error) {
+	n, d, h, t := x.Shape()[0], cfg.Dim, cfg.Hidden, cfg.TimeEmbed
+	apply := func(f nn.Fn[F], in ...*G.Node) *G.Node {
 		if err != nil {
 			return nil
 		}
-		var n *G.Node
-		n, err = G.ApplyOp(op, in...)
-		return n
+		var y *G.Node
+		y, err = nn.Apply(f, in...)
+		return y
 	}
-	lin := func(in *G.Node, l linIdx, data bool) *G.Node {
-		return apply(linearOp{newBase(), data}, in, p[l.w], p[l.b])
+	lin := func(in *G.Node, l linIdx, fanIn, fanOut int, data bool) *G.Node {
+		return apply(&linearFn[F]{n: n, in: fanIn, out: fanOut, dataIn: data}, in, p[l.w], p[l.b])
 	}
 	ln := func(z *G.Node, l lnIdx, silu bool) *G.Node {
-		return apply(lnActOp{newBase(), silu, new(outBuf)}, z, p[l.g], p[l.b])
+		return apply(newLNAct[F](n, h, silu), z, p[l.g], p[l.b])
 	}
-	silu := func(a *G.Node) *G.Node { return apply(addActOp{newBase(), 1, true, new(outBuf)}, a) }
+	silu := func(a *G.Node, w int) *G.Node { return apply(newAddAct[F](n, w, 1, true), a) }
 
-	temb := silu(lin(silu(lin(tau, lay.time0, true)), lay.time2, false))
-	h := ln(lin(x, lay.in, true), lay.inNorm, true)
+	temb := silu(lin(silu(lin(tau, lay.time0, 1, t, true), t), lay.time2, t, t, false), t)
+	hid := ln(lin(x, lay.in, d, h, true), lay.inNorm, true)
 	for _, b := range lay.blocks {
-		a := ln(lin(h, b.lin1, false), b.norm1, true)
-		c := silu(lin(temb, b.time, false))
-		s := apply(addActOp{newBase(), 2, false, nil}, a, c)
-		z := ln(lin(s, b.lin2, false), b.norm2, false)
-		h = apply(addActOp{newBase(), 2, true, new(outBuf)}, z, h)
+		a := ln(lin(hid, b.lin1, h, h, false), b.norm1, true)
+		c := silu(lin(temb, b.time, t, h, false), h)
+		s := apply(newAddAct[F](n, h, 2, false), a, c)
+		z := ln(lin(s, b.lin2, h, h, false), b.norm2, false)
+		hid = apply(newAddAct[F](n, h, 2, true), z, hid)
 	}
-	out = lin(h, lay.out, false)
+	out = lin(hid, lay.out, h, d, false)
 	return out, err
 }

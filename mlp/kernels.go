@@ -165,11 +165,11 @@ func lnActFwd[F float](y, z, g, beta, sig []F, n, h int, silu bool) {
 	})
 }
 
-// lnActBwd is the backward pass of lnActFwd. It writes dz [n,h] into
-// rows 0..n−1 of out [n+2,h], dg into row n and dbeta into row n+1.
-// sig holds the forward pass's sigmoids, or is nil to recompute them.
-// The reductions over rows use fixed chunks summed in order.
-func lnActBwd[F float](out, z, g, beta, dy, sig []F, n, h int, silu bool) {
+// lnActBwd is the backward pass of lnActFwd: it overwrites dz [n,h],
+// dg [h] and dbeta [h]. sig holds the forward pass's sigmoids, or is nil
+// to recompute them. The reductions over rows use fixed chunks summed in
+// order.
+func lnActBwd[F float](dz, dg, db, z, g, beta, dy, sig []F, n, h int, silu bool) {
 	grain := rowGrain(h)
 	chunks := (n + grain - 1) / grain
 	part := make([]F, chunks*2*h)
@@ -178,7 +178,7 @@ func lnActBwd[F float](out, z, g, beta, dy, sig []F, n, h int, silu bool) {
 		pb := part[(lo/grain)*2*h+h : (lo/grain+1)*2*h]
 		zh, du, s := make([]F, h), make([]F, h), make([]F, h)
 		for i := lo; i < hi; i++ {
-			zr, dyr, dz := z[i*h:(i+1)*h], dy[i*h:(i+1)*h], out[i*h:(i+1)*h]
+			zr, dyr, dzr := z[i*h:(i+1)*h], dy[i*h:(i+1)*h], dz[i*h:(i+1)*h]
 			mean, rstd := rowStats(zr)
 			for j := range zh {
 				zh[j] = (zr[j] - mean) * rstd
@@ -205,12 +205,11 @@ func lnActBwd[F float](out, z, g, beta, dy, sig []F, n, h int, silu bool) {
 			}
 			m1 /= F(h)
 			m2 /= F(h)
-			for j := range dz {
-				dz[j] = rstd * (du[j]*g[j] - m1 - zh[j]*m2)
+			for j := range dzr {
+				dzr[j] = rstd * (du[j]*g[j] - m1 - zh[j]*m2)
 			}
 		}
 	})
-	dg, db := out[n*h:(n+1)*h], out[(n+1)*h:(n+2)*h]
 	clear(dg)
 	clear(db)
 	for c := range chunks {

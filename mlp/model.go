@@ -4,14 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-)
 
-// Param is a named parameter tensor. Data aliases the live storage.
-type Param struct {
-	Name  string
-	Shape []int
-	Data  []float32
-}
+	"github.com/levy-ml/levy/nn"
+)
 
 // linIdx and lnIdx locate a layer's tensors in Params.
 type (
@@ -83,7 +78,7 @@ type Model struct {
 	cfg    Config
 	lay    layout
 	flat   []float32
-	params []Param
+	params []nn.Param
 }
 
 // New returns a model with PyTorch's default initialisation drawn from a
@@ -98,7 +93,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	m := &Model{cfg: cfg, lay: lay, flat: make([]float32, cfg.NumParams())}
 	m.params = paramsOver(s, m.flat)
 	rng := rand.New(rand.NewPCG(seed, 0x6c657679)) // "levy"
-	uniform := func(p Param, fanIn int) {
+	uniform := func(p nn.Param, fanIn int) {
 		bound := 1 / math.Sqrt(float64(fanIn))
 		for i := range p.Data {
 			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
@@ -130,12 +125,12 @@ func New(cfg Config, seed uint64) (*Model, error) {
 }
 
 // paramsOver cuts flat into the tensors of s.
-func paramsOver(s []spec, flat []float32) []Param {
-	ps := make([]Param, len(s))
+func paramsOver(s []spec, flat []float32) []nn.Param {
+	ps := make([]nn.Param, len(s))
 	off := 0
 	for i, sp := range s {
 		n := size(sp.shape)
-		ps[i] = Param{Name: sp.name, Shape: append([]int(nil), sp.shape...), Data: flat[off : off+n : off+n]}
+		ps[i] = nn.Param{Name: sp.name, Shape: append([]int(nil), sp.shape...), Data: flat[off : off+n : off+n]}
 		off += n
 	}
 	return ps
@@ -153,4 +148,4 @@ func (m *Model) Config() Config { return m.cfg }
 //	out.{weight,bias}                               Linear(H,Dim)
 //
 // Data aliases the live weights: writing it changes the model.
-func (m *Model) Params() []Param { return append([]Param(nil), m.params...) }
+func (m *Model) Params() []nn.Param { return append([]nn.Param(nil), m.params...) }

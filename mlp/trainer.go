@@ -3,15 +3,12 @@ package mlp
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-)
 
-// ErrNonFinite is returned (wrapped) when a batch gives a NaN or
-// infinite loss or gradient; the weights and gradients are then untouched.
-var ErrNonFinite = errors.New("mlp: non-finite loss or gradient")
+	"github.com/levy-ml/levy/nn"
+)
 
 // LossFunc builds the scalar loss from the network output [B,Dim] and the
 // target [B,Dim]. Only out needs to be differentiable.
@@ -22,12 +19,9 @@ type LossFunc func(out, target *G.Node) (*G.Node, error)
 type Trainer struct {
 	m      *Model
 	loss   LossFunc
-	opt    AdamW
+	opt    nn.AdamW
 	graphs map[int]*stepGraph
-	grad   []float32 // accumulated gradients, flat like the weights
-	grads  []Param
-	m1, m2 []float32
-	step   int64
+	state  *nn.Optimizer
 }
 
 // stepGraph is the training graph for one batch size.
@@ -42,19 +36,15 @@ type stepGraph struct {
 }
 
 // NewTrainer returns a trainer for m with the loss built by loss.
-func NewTrainer(m *Model, loss LossFunc, opt AdamW) (*Trainer, error) {
+func NewTrainer(m *Model, loss LossFunc, opt nn.AdamW) (*Trainer, error) {
 	if m == nil || loss == nil {
 		return nil, errors.New("mlp: NewTrainer: nil model or loss")
 	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	n := len(m.flat)
-	t := &Trainer{m: m, loss: loss, opt: opt, graphs: map[int]*stepGraph{},
-		grad: make([]float32, n), m1: make([]float32, n), m2: make([]float32, n)}
-	s, _ := specs(m.cfg)
-	t.grads = paramsOver(s, t.grad)
-	return t, nil
+	return &Trainer{m: m, loss: loss, opt: opt, graphs: map[int]*stepGraph{},
+		state: nn.NewOptimizer(m.flat, m.params)}, nil
 }
 
 // graph returns the training graph for batch size n, building it once.
@@ -74,7 +64,7 @@ func (t *Trainer) graph(n int) (*stepGraph, error) {
 // float32 the parameter nodes alias the model's weights; in float64
 // (gradient checks) they hold copies.
 func buildStepGraph(m *Model, loss LossFunc, n int, dt tensor.Dtype) (*stepGraph, error) {
-	g := NewGraph()
+	g := nn.NewGraph()
 	sg := &stepGraph{g: g}
 	d := m.cfg.Dim
 	data := func(name string, cols int) (*G.Node, []float32) {
@@ -105,7 +95,13 @@ func buildStepGraph(m *Model, loss LossFunc, n int, dt tensor.Dtype) (*stepGraph
 		}
 		ps[i] = G.NewTensor(g, dt, len(p.Shape), G.WithShape(p.Shape...), G.WithName(p.Name), G.WithValue(v))
 	}
-	out, err := netGraph(m.lay, ps, x, tau)
+	var out *G.Node
+	var err error
+	if dt == tensor.Float32 {
+		out, err = netGraph[float32](m.cfg, m.lay, ps, x, tau)
+	} else {
+		out, err = netGraph[float64](m.cfg, m.lay, ps, x, tau)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mlp: building the network: %w", err)
 	}
@@ -146,7 +142,7 @@ func (sg *stepGraph) run(x, tau, target []float32) (float64, error) {
 // Gradients runs forward and backward on a batch of n = len(tau) points
 // (x and target [n,Dim]) and adds the gradient of the loss to Grads.
 // A NaN or infinite loss or gradient returns an error wrapping
-// ErrNonFinite and leaves Grads and the weights untouched.
+// nn.ErrNonFinite and leaves Grads and the weights untouched.
 func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 	n, d := len(tau), t.m.cfg.Dim
 	if n == 0 || len(x) != n*d || len(target) != n*d {
@@ -161,43 +157,17 @@ func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return loss, AccumulateGrads(loss, sg.grads, t.grads)
-}
-
-// AccumulateGrads adds the float32 gradients held by nodes to grads
-// (same order and sizes), unless the loss or any gradient is NaN or
-// infinite: then it returns ErrNonFinite, naming the tensor, and leaves
-// grads untouched.
-func AccumulateGrads(loss float64, nodes G.Nodes, grads []Param) error {
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return fmt.Errorf("%w: loss = %v", ErrNonFinite, loss)
-	}
-	for i, gn := range nodes {
-		for _, v := range gn.Value().Data().([]float32) {
-			if v-v != 0 {
-				return fmt.Errorf("%w: gradient of %s", ErrNonFinite, grads[i].Name)
-			}
-		}
-	}
-	for i, gn := range nodes {
-		dst := grads[i].Data
-		for j, v := range gn.Value().Data().([]float32) {
-			dst[j] += v
-		}
-	}
-	return nil
+	return loss, t.state.Accumulate(loss, sg.grads)
 }
 
 // Grads returns the accumulated gradients, in Params order and with its
 // names and shapes. Data aliases the buffers Apply reads, so a caller
 // may average them in place (all-reduce) between Gradients and Apply.
-func (t *Trainer) Grads() []Param { return append([]Param(nil), t.grads...) }
+func (t *Trainer) Grads() []nn.Param { return t.state.Grads() }
 
 // Apply takes one AdamW step with Grads and then zeroes them.
 func (t *Trainer) Apply() error {
-	t.step++
-	t.opt.step(t.step, t.m.flat, t.grad, t.m1, t.m2)
-	clear(t.grad)
+	t.state.Apply(t.opt)
 	return nil
 }
 
@@ -211,42 +181,11 @@ func (t *Trainer) Step(x, tau, target []float32) (float64, error) {
 }
 
 // State returns a copy of the optimiser state.
-func (t *Trainer) State() OptimState {
-	s := OptimState{Step: t.step}
-	lo := 0
-	for _, p := range t.grads {
-		hi := lo + len(p.Data)
-		s.M = append(s.M, append([]float32(nil), t.m1[lo:hi]...))
-		s.V = append(s.V, append([]float32(nil), t.m2[lo:hi]...))
-		lo = hi
-	}
-	return s
-}
+func (t *Trainer) State() nn.OptimState { return t.state.State() }
 
 // SetState restores an optimiser state taken by State (for a model of
-// the same configuration).
-func (t *Trainer) SetState(s OptimState) error {
-	if s.Step < 0 {
-		return fmt.Errorf("mlp: SetState: Step = %d, want ≥ 0", s.Step)
-	}
-	if len(s.M) != len(t.grads) || len(s.V) != len(t.grads) {
-		return fmt.Errorf("mlp: SetState: %d/%d moment tensors, want %d", len(s.M), len(s.V), len(t.grads))
-	}
-	for i, p := range t.grads {
-		if len(s.M[i]) != len(p.Data) || len(s.V[i]) != len(p.Data) {
-			return fmt.Errorf("mlp: SetState: moments of %s have %d/%d values, want %d",
-				p.Name, len(s.M[i]), len(s.V[i]), len(p.Data))
-		}
-	}
-	lo := 0
-	for i, p := range t.grads {
-		copy(t.m1[lo:], s.M[i])
-		copy(t.m2[lo:], s.V[i])
-		lo += len(p.Data)
-	}
-	t.step = s.Step
-	return nil
-}
+// the same configuration); on error nothing changes.
+func (t *Trainer) SetState(s nn.OptimState) error { return t.state.SetState(s) }
 
 // Close releases the graphs. The trainer must not be used afterwards.
 func (t *Trainer) Close() {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/internal/atomicfile"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/safetensors"
 	"github.com/levy-ml/levy/unet"
 )
@@ -84,7 +84,7 @@ type TrainOptions struct {
 	Epochs int
 	Batch  int
 	Seed   uint64
-	Optim  mlp.AdamW
+	Optim  nn.AdamW
 	// Flip mirrors training images at random (not for Fashion-MNIST,
 	// whose garments are not all mirror-symmetric in the same way, but
 	// harmless; off by default).
@@ -97,7 +97,7 @@ type TrainOptions struct {
 // DefaultTrainOptions: 3 epochs of batch 64, AdamW lr 2e−3 (decaying
 // linearly to 0), weight decay 1e−4.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{Epochs: 3, Batch: 64, Seed: 1, Optim: mlp.AdamW{LR: 2e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4}}
+	return TrainOptions{Epochs: 3, Batch: 64, Seed: 1, Optim: nn.AdamW{LR: 2e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4}}
 }
 
 // TrainClassifier trains a classifier of cfg on train and returns it with

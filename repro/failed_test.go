@@ -13,7 +13,7 @@ import (
 	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/metrics"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/samplers"
 	"github.com/levy-ml/levy/toy"
@@ -50,7 +50,7 @@ func TestFailedRunsAreRecorded(t *testing.T) {
 			switch {
 			case tc.Method == losses.DLPM && tc.Alpha == 1.7 && r == 1,
 				tc.Method == losses.DDPM && r < 2:
-				return nil, fmt.Errorf("toy: step 812: %w: loss = NaN", mlp.ErrNonFinite)
+				return nil, fmt.Errorf("toy: step 812: %w: loss = NaN", nn.ErrNonFinite)
 			}
 			tc.Data.N = c.N
 			data, err := toy.Dataset(tc)

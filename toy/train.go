@@ -11,6 +11,7 @@ import (
 	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 )
 
@@ -23,7 +24,7 @@ type TrainConfig struct {
 	Epochs int           `json:"epochs"` // used when Steps is 0
 	Steps  int           `json:"steps"`  // optimizer steps; overrides Epochs when > 0
 	Batch  int           `json:"batch"`
-	Opt    mlp.AdamW     `json:"optimizer"`
+	Opt    nn.AdamW      `json:"optimizer"`
 	Model  mlp.Config    `json:"model"`
 	Seed   uint64        `json:"seed"`
 	ClampA float64       `json:"clamp_a,omitempty"`
@@ -41,7 +42,7 @@ func DefaultTrainConfig(method, dataset string, alpha float64) (TrainConfig, err
 		alpha = 2 // plain Gaussian noise; recorded as 2 so model.json says what was trained
 	}
 	c := TrainConfig{Method: method, Alpha: alpha, T: 100, Data: dc, Epochs: 20, Batch: 1024,
-		Opt: mlp.DefaultAdamW(), Model: mlp.DefaultConfig()}
+		Opt: nn.DefaultAdamW(), Model: mlp.DefaultConfig()}
 	return c, c.Validate()
 }
 

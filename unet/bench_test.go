@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
 
 // BenchmarkTrainStep: one training step (forward, backward, AdamW) of
@@ -27,7 +27,7 @@ func benchTrain(b *testing.B, cfg Config) {
 		b.Fatal(err)
 	}
 	randomize(m, 2)
-	tr, err := NewTrainer(m, losses.MSE, Optim{AdamW: mlp.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}})
+	tr, err := NewTrainer(m, losses.MSE, Optim{AdamW: nn.AdamW{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
 
 // Classifier is a small convolutional image classifier whose penultimate
@@ -21,7 +21,7 @@ import (
 type Classifier struct {
 	cfg    ClassifierConfig
 	flat   []float32
-	params []Param
+	params []nn.Param
 }
 
 // ClassifierConfig sizes a Classifier.
@@ -63,7 +63,7 @@ func NewClassifier(cfg ClassifierConfig, seed uint64) (*Classifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &builder[float64]{g: mlp.NewGraph(), cfg: Config{NormGroups: cfg.NormGroups}, B: 1, collect: true}
+	b := &builder[float64]{g: nn.NewGraph(), cfg: Config{NormGroups: cfg.NormGroups}, B: 1, collect: true}
 	classifierNet(b, cfg)
 	if b.err != nil {
 		return nil, b.err
@@ -80,12 +80,12 @@ func NewClassifier(cfg ClassifierConfig, seed uint64) (*Classifier, error) {
 func (c *Classifier) Config() ClassifierConfig { return c.cfg }
 
 // Params returns the weights in a fixed order (aliased).
-func (c *Classifier) Params() []Param { return append([]Param(nil), c.params...) }
+func (c *Classifier) Params() []nn.Param { return append([]nn.Param(nil), c.params...) }
 
 // classifierNet builds the network; it returns the data node, the
 // features [B, Features] and the logits [B, Classes].
 func classifierNet[F float](b *builder[F], cfg ClassifierConfig) (x, feats, logits *G.Node) {
-	dt := dtypeOf[F]()
+	dt := nn.Dtype[F]()
 	s := cfg.ImageSize
 	x = G.NewTensor(b.g, dt, 4, G.WithShape(b.B, cfg.InChannels, s, s), G.WithName("x"),
 		G.WithValue(tensor.New(tensor.Of(dt), tensor.WithShape(b.B, cfg.InChannels, s, s))))
@@ -127,7 +127,7 @@ func initParams(m *Model, seed uint64) {
 				d[i] = 1
 			}
 		}
-		m.params = append(m.params, Param{Name: s.name, Shape: append([]int(nil), s.shape...), Data: d})
+		m.params = append(m.params, nn.Param{Name: s.name, Shape: append([]int(nil), s.shape...), Data: d})
 		off += k
 	}
 }
@@ -140,7 +140,7 @@ type classifierGraph struct {
 }
 
 func buildClassifierGraph(c *Classifier, n int, train bool) (*classifierGraph, error) {
-	b := &builder[float32]{g: mlp.NewGraph(), cfg: Config{NormGroups: c.cfg.NormGroups}, B: n}
+	b := &builder[float32]{g: nn.NewGraph(), cfg: Config{NormGroups: c.cfg.NormGroups}, B: n}
 	for _, p := range c.params {
 		b.values = append(b.values, tensor.New(tensor.WithShape(p.Shape...), tensor.WithBacking(p.Data)))
 	}
@@ -171,21 +171,18 @@ func buildClassifierGraph(c *Classifier, n int, train bool) (*classifierGraph, e
 // ClassifierTrainer trains a Classifier with AdamW on cross-entropy.
 type ClassifierTrainer struct {
 	c      *Classifier
-	opt    mlp.AdamW
+	opt    nn.AdamW
 	graphs map[int]*classifierGraph
-	grad   []float32
-	m1, m2 []float32
-	step   int64
+	state  *nn.Optimizer
 }
 
 // NewClassifierTrainer returns a trainer of c.
-func NewClassifierTrainer(c *Classifier, opt mlp.AdamW) (*ClassifierTrainer, error) {
+func NewClassifierTrainer(c *Classifier, opt nn.AdamW) (*ClassifierTrainer, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	n := len(c.flat)
-	return &ClassifierTrainer{c: c, opt: opt, graphs: map[int]*classifierGraph{}, grad: make([]float32, n),
-		m1: make([]float32, n), m2: make([]float32, n)}, nil
+	return &ClassifierTrainer{c: c, opt: opt, graphs: map[int]*classifierGraph{},
+		state: nn.NewOptimizer(c.flat, c.params)}, nil
 }
 
 // Step trains on a batch x [n, C, H, W] with labels [n] and returns the
@@ -216,16 +213,15 @@ func (t *ClassifierTrainer) Step(x []float32, labels []int) (float64, error) {
 	}
 	loss := float64(cg.loss.Value().Data().(float32))
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("%w: classifier loss %v", ErrNonFinite, loss)
+		return loss, fmt.Errorf("%w: classifier loss %v", nn.ErrNonFinite, loss)
 	}
-	off := 0
+	grad, off := t.state.Gradient(), 0
 	for _, g := range cg.grads {
 		d := g.Value().Data().([]float32)
-		copy(t.grad[off:], d)
+		copy(grad[off:], d)
 		off += len(d)
 	}
-	t.step++
-	t.opt.Update(t.step, t.c.flat, t.grad, t.m1, t.m2)
+	t.state.Apply(t.opt)
 	return loss, nil
 }
 
@@ -334,14 +330,14 @@ func (e *Eval) Close() {
 type poolFn[F float] struct{ B, C, P int }
 
 func (f *poolFn[F]) String() string { return "GlobalAvgPool" }
-func (f *poolFn[F]) diff() []bool   { return []bool{true} }
-func (f *poolFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *poolFn[F]) Diff() []bool   { return []bool{true} }
+func (f *poolFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if in[0].TotalSize() != f.B*f.C*f.P {
 		return nil, fmt.Errorf("unet: GlobalAvgPool: shape %v", in[0])
 	}
 	return tensor.Shape{f.B, f.C}, nil
 }
-func (f *poolFn[F]) fwd(out []F, in [][]F) {
+func (f *poolFn[F]) Forward(out []F, in [][]F) {
 	for i := range f.B * f.C {
 		var s F
 		for _, v := range in[0][i*f.P : (i+1)*f.P] {
@@ -350,7 +346,7 @@ func (f *poolFn[F]) fwd(out []F, in [][]F) {
 		out[i] = s / F(f.P)
 	}
 }
-func (f *poolFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
+func (f *poolFn[F]) Backward(d [][]F, dy, _ []F, _ [][]F) {
 	for i := range f.B * f.C {
 		g := dy[i] / F(f.P)
 		row := d[0][i*f.P : (i+1)*f.P]
@@ -365,8 +361,8 @@ func (f *poolFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
 type xentFn[F float] struct{ n, k int }
 
 func (f *xentFn[F]) String() string { return "CrossEntropy" }
-func (f *xentFn[F]) diff() []bool   { return []bool{true, false} }
-func (f *xentFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *xentFn[F]) Diff() []bool   { return []bool{true, false} }
+func (f *xentFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if !in[0].Eq(tensor.Shape{f.n, f.k}) || !in[1].Eq(tensor.Shape{f.n, f.k}) {
 		return nil, fmt.Errorf("unet: CrossEntropy: shapes %v, %v", in[0], in[1])
 	}
@@ -389,7 +385,7 @@ func logSoftmax[F float](dst, row []F) {
 	}
 }
 
-func (f *xentFn[F]) fwd(out []F, in [][]F) {
+func (f *xentFn[F]) Forward(out []F, in [][]F) {
 	lp := make([]F, f.k)
 	var total float64
 	for i := range f.n {
@@ -400,7 +396,7 @@ func (f *xentFn[F]) fwd(out []F, in [][]F) {
 	}
 	out[0] = F(total / float64(f.n))
 }
-func (f *xentFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (f *xentFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	lp := make([]F, f.k)
 	g := dy[0] / F(f.n)
 	for i := range f.n {

@@ -7,10 +7,11 @@
 //
 // gorgonia's GroupNorm (wrong for groups of ≥ 512 values, logs every
 // backward pass), its AveragePool2D gradient and its missing transposed
-// convolution are avoided: the blocks are gorgonia ops whose forward and
-// backward passes are levy's kernels (kernels.go: im2col convolution on
-// levy's GEMM, group norm, attention), each checked against finite
-// differences in grad_test.go.
+// convolution are avoided: the blocks are nn.Fn kernels (fns.go) whose
+// forward and backward passes are levy's kernels (kernels.go: im2col
+// convolution on levy's GEMM, group norm, attention), each checked
+// against finite differences in grad_test.go, and nn.Apply makes them
+// gorgonia nodes. Weights, AdamW and its state come from package nn.
 //
 // The package also holds the small Fashion-MNIST classifier whose
 // penultimate features score generated images (classifier.go).

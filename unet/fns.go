@@ -6,7 +6,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The differentiable kernels of the network (see ops.go).
+// The differentiable kernels of the network, as nn.Fn (nn.Apply makes
+// them graph nodes).
 
 func wantShape(name string, got tensor.Shape, want ...int) error {
 	if !got.Eq(tensor.Shape(want)) {
@@ -24,8 +25,8 @@ type convFn[F float] struct {
 func (f *convFn[F]) String() string {
 	return fmt.Sprintf("Conv%dx%d/%d(%d→%d)", f.g.K, f.g.K, f.g.S, f.g.Ci, f.g.Co)
 }
-func (f *convFn[F]) diff() []bool { return []bool{!f.dataIn, true, true} }
-func (f *convFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *convFn[F]) Diff() []bool { return []bool{!f.dataIn, true, true} }
+func (f *convFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	g := f.g
 	if err := wantShape(f.String()+" x", in[0], g.B, g.Ci, g.H, g.W); err != nil {
 		return nil, err
@@ -38,8 +39,8 @@ func (f *convFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
 	}
 	return tensor.Shape{g.B, g.Co, g.ho(), g.wo()}, nil
 }
-func (f *convFn[F]) fwd(out []F, in [][]F) { convFwd(out, in[0], in[1], in[2], f.g) }
-func (f *convFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (f *convFn[F]) Forward(out []F, in [][]F) { convFwd(out, in[0], in[1], in[2], f.g) }
+func (f *convFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	convBwd(d[0], d[1], d[2], dy, in[0], in[1], f.g)
 }
 
@@ -59,16 +60,16 @@ func newGN[F float](b, c, h, w, groups int, scaleShift, silu bool) *gnFn[F] {
 func (f *gnFn[F]) String() string {
 	return fmt.Sprintf("GroupNorm(%d/%d,ss=%v,silu=%v)", f.g.C, f.g.G, f.g.scaleShift, f.g.silu)
 }
-func (f *gnFn[F]) diff() []bool {
+func (f *gnFn[F]) Diff() []bool {
 	if f.g.scaleShift {
 		return []bool{true, true, true, true}
 	}
 	return []bool{true, true, true}
 }
-func (f *gnFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *gnFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	g := f.g
-	if len(in) != len(f.diff()) {
-		return nil, fmt.Errorf("unet: %v: %d inputs, want %d", f, len(in), len(f.diff()))
+	if len(in) != len(f.Diff()) {
+		return nil, fmt.Errorf("unet: %v: %d inputs, want %d", f, len(in), len(f.Diff()))
 	}
 	if err := wantShape(f.String()+" x", in[0], g.B, g.C, f.h, f.w); err != nil {
 		return nil, err
@@ -92,10 +93,10 @@ func (f *gnFn[F]) ss(in [][]F) []F {
 	}
 	return nil
 }
-func (f *gnFn[F]) fwd(out []F, in [][]F) {
+func (f *gnFn[F]) Forward(out []F, in [][]F) {
 	gnFwd(out, in[0], in[1], in[2], f.ss(in), f.mean, f.rstd, f.g)
 }
-func (f *gnFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (f *gnFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	var dss []F
 	if f.g.scaleShift {
 		dss = d[3]
@@ -110,8 +111,8 @@ type linearFn[F float] struct {
 }
 
 func (f *linearFn[F]) String() string { return fmt.Sprintf("Linear(%d→%d)", f.in, f.out) }
-func (f *linearFn[F]) diff() []bool   { return []bool{!f.dataIn, true, true} }
-func (f *linearFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *linearFn[F]) Diff() []bool   { return []bool{!f.dataIn, true, true} }
+func (f *linearFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if err := wantShape(f.String()+" x", in[0], f.n, f.in); err != nil {
 		return nil, err
 	}
@@ -123,8 +124,10 @@ func (f *linearFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
 	}
 	return tensor.Shape{f.n, f.out}, nil
 }
-func (f *linearFn[F]) fwd(out []F, in [][]F) { linearFwd(out, in[0], in[1], in[2], f.n, f.in, f.out) }
-func (f *linearFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (f *linearFn[F]) Forward(out []F, in [][]F) {
+	linearFwd(out, in[0], in[1], in[2], f.n, f.in, f.out)
+}
+func (f *linearFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	linearBwd(d[0], d[1], d[2], dy, in[0], in[1], f.n, f.in, f.out)
 }
 
@@ -132,15 +135,15 @@ func (f *linearFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
 type siluFn[F float] struct{}
 
 func (siluFn[F]) String() string { return "SiLU" }
-func (siluFn[F]) diff() []bool   { return []bool{true} }
-func (siluFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (siluFn[F]) Diff() []bool   { return []bool{true} }
+func (siluFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	return in[0].Clone(), nil
 }
-func (siluFn[F]) fwd(out []F, in [][]F) {
+func (siluFn[F]) Forward(out []F, in [][]F) {
 	copy(out, in[0])
 	siluInPlace(out)
 }
-func (siluFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (siluFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	for i, u := range in[0] {
 		s := sigmoid(u)
 		d[0][i] = dy[i] * s * (1 + u*(1-s))
@@ -151,19 +154,19 @@ func (siluFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
 type addFn[F float] struct{}
 
 func (addFn[F]) String() string { return "Add" }
-func (addFn[F]) diff() []bool   { return []bool{true, true} }
-func (addFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (addFn[F]) Diff() []bool   { return []bool{true, true} }
+func (addFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if !in[0].Eq(in[1]) {
 		return nil, fmt.Errorf("unet: Add: shapes %v and %v", in[0], in[1])
 	}
 	return in[0].Clone(), nil
 }
-func (addFn[F]) fwd(out []F, in [][]F) {
+func (addFn[F]) Forward(out []F, in [][]F) {
 	for i, a := range in[0] {
 		out[i] = a + in[1][i]
 	}
 }
-func (addFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
+func (addFn[F]) Backward(d [][]F, dy, _ []F, _ [][]F) {
 	copy(d[0], dy)
 	copy(d[1], dy)
 }
@@ -172,15 +175,15 @@ func (addFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
 type upFn[F float] struct{ B, C, H, W int }
 
 func (f *upFn[F]) String() string { return "Upsample2x" }
-func (f *upFn[F]) diff() []bool   { return []bool{true} }
-func (f *upFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *upFn[F]) Diff() []bool   { return []bool{true} }
+func (f *upFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if err := wantShape("Upsample x", in[0], f.B, f.C, f.H, f.W); err != nil {
 		return nil, err
 	}
 	return tensor.Shape{f.B, f.C, 2 * f.H, 2 * f.W}, nil
 }
-func (f *upFn[F]) fwd(out []F, in [][]F) { upFwd(out, in[0], f.B*f.C, f.H, f.W) }
-func (f *upFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
+func (f *upFn[F]) Forward(out []F, in [][]F) { upFwd(out, in[0], f.B*f.C, f.H, f.W) }
+func (f *upFn[F]) Backward(d [][]F, dy, _ []F, _ [][]F) {
 	upBwd(d[0], dy, f.B*f.C, f.H, f.W)
 }
 
@@ -188,22 +191,22 @@ func (f *upFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
 type concatFn[F float] struct{ B, Ca, Cb, P int }
 
 func (f *concatFn[F]) String() string { return fmt.Sprintf("Concat(%d+%d)", f.Ca, f.Cb) }
-func (f *concatFn[F]) diff() []bool   { return []bool{true, true} }
-func (f *concatFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *concatFn[F]) Diff() []bool   { return []bool{true, true} }
+func (f *concatFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	a, b := in[0], in[1]
 	if a.Dims() != 4 || b.Dims() != 4 || a[0] != b[0] || a[2] != b[2] || a[3] != b[3] || a[1] != f.Ca || b[1] != f.Cb {
 		return nil, fmt.Errorf("unet: %v: shapes %v and %v", f, a, b)
 	}
 	return tensor.Shape{a[0], a[1] + b[1], a[2], a[3]}, nil
 }
-func (f *concatFn[F]) fwd(out []F, in [][]F) {
+func (f *concatFn[F]) Forward(out []F, in [][]F) {
 	na, nb := f.Ca*f.P, f.Cb*f.P
 	for b := range f.B {
 		copy(out[b*(na+nb):], in[0][b*na:(b+1)*na])
 		copy(out[b*(na+nb)+na:], in[1][b*nb:(b+1)*nb])
 	}
 }
-func (f *concatFn[F]) bwd(d [][]F, dy, _ []F, _ [][]F) {
+func (f *concatFn[F]) Backward(d [][]F, dy, _ []F, _ [][]F) {
 	na, nb := f.Ca*f.P, f.Cb*f.P
 	for b := range f.B {
 		copy(d[0][b*na:(b+1)*na], dy[b*(na+nb):])
@@ -225,15 +228,15 @@ func newAttn[F float](b, c, h, w, heads int) *attnFn[F] {
 }
 
 func (f *attnFn[F]) String() string { return fmt.Sprintf("Attention(%d,heads=%d)", f.g.C, f.g.Heads) }
-func (f *attnFn[F]) diff() []bool   { return []bool{true} }
-func (f *attnFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (f *attnFn[F]) Diff() []bool   { return []bool{true} }
+func (f *attnFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if err := wantShape(f.String()+" qkv", in[0], f.g.B, 3*f.g.C, f.h, f.w); err != nil {
 		return nil, err
 	}
 	return tensor.Shape{f.g.B, f.g.C, f.h, f.w}, nil
 }
-func (f *attnFn[F]) fwd(out []F, in [][]F) { attnFwd(out, in[0], f.prob, f.g) }
-func (f *attnFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (f *attnFn[F]) Forward(out []F, in [][]F) { attnFwd(out, in[0], f.prob, f.g) }
+func (f *attnFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	attnBwd(d[0], dy, in[0], f.prob, f.g)
 }
 
@@ -241,19 +244,19 @@ func (f *attnFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
 type dropFn[F float] struct{}
 
 func (dropFn[F]) String() string { return "Dropout" }
-func (dropFn[F]) diff() []bool   { return []bool{true, false} }
-func (dropFn[F]) shape(in []tensor.Shape) (tensor.Shape, error) {
+func (dropFn[F]) Diff() []bool   { return []bool{true, false} }
+func (dropFn[F]) Shape(in []tensor.Shape) (tensor.Shape, error) {
 	if !in[0].Eq(in[1]) {
 		return nil, fmt.Errorf("unet: Dropout: shapes %v and %v", in[0], in[1])
 	}
 	return in[0].Clone(), nil
 }
-func (dropFn[F]) fwd(out []F, in [][]F) {
+func (dropFn[F]) Forward(out []F, in [][]F) {
 	for i, v := range in[0] {
 		out[i] = v * in[1][i]
 	}
 }
-func (dropFn[F]) bwd(d [][]F, dy, _ []F, in [][]F) {
+func (dropFn[F]) Backward(d [][]F, dy, _ []F, in [][]F) {
 	for i, v := range dy {
 		d[0][i] = v * in[1][i]
 	}

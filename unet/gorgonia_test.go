@@ -97,9 +97,9 @@ func TestGorgoniaGroupNormStillLogs(t *testing.T) {
 		in[0][i] = float64(i%7) - 3
 	}
 	out := make([]float64, 72)
-	f.fwd(out, in)
+	f.Forward(out, in)
 	d := [][]float64{make([]float64, 72), make([]float64, 4), make([]float64, 4)}
-	f.bwd(d, out, out, in)
+	f.Backward(d, out, out, in)
 	if buf.Len() != 0 {
 		t.Fatalf("levy's GroupNorm logged %q", buf.String())
 	}

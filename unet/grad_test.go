@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"github.com/levy-ml/levy/nn"
 )
 
 // checkFn compares f's backward pass with central finite differences of
@@ -15,7 +17,7 @@ import (
 // (1 + |numeric|); with step 1e−6 the truncation error is O(1e−12) and
 // the rounding error O(1e−10), so 1e−6 leaves a wide margin while a
 // wrong formula is off by O(1).
-func checkFn(t *testing.T, f fn[float64], shapes []tensor.Shape, seed uint64) {
+func checkFn(t *testing.T, f nn.Fn[float64], shapes []tensor.Shape, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	in := make([][]float64, len(shapes))
@@ -25,7 +27,7 @@ func checkFn(t *testing.T, f fn[float64], shapes []tensor.Shape, seed uint64) {
 			in[i][j] = rng.NormFloat64()
 		}
 	}
-	os, err := f.shape(shapes)
+	os, err := f.Shape(shapes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func checkFn(t *testing.T, f fn[float64], shapes []tensor.Shape, seed uint64) {
 		R[j] = rng.NormFloat64()
 	}
 	loss := func() float64 {
-		f.fwd(out, in)
+		f.Forward(out, in)
 		var s float64
 		for j, v := range out {
 			s += v * R[j]
@@ -44,7 +46,7 @@ func checkFn(t *testing.T, f fn[float64], shapes []tensor.Shape, seed uint64) {
 	}
 	loss()
 	d := make([][]float64, len(in))
-	for i, ok := range f.diff() {
+	for i, ok := range f.Diff() {
 		if ok {
 			d[i] = make([]float64, len(in[i]))
 			for j := range d[i] {
@@ -52,7 +54,7 @@ func checkFn(t *testing.T, f fn[float64], shapes []tensor.Shape, seed uint64) {
 			}
 		}
 	}
-	f.bwd(d, R, out, in)
+	f.Backward(d, R, out, in)
 	const h, tol = 1e-6, 1e-6
 	worst := 0.0
 	for i := range in {
@@ -134,9 +136,9 @@ func TestClassifierFnGradients(t *testing.T) {
 	}
 	f := &xentFn[float64]{n: n, k: k}
 	out := make([]float64, 1)
-	loss := func() float64 { f.fwd(out, [][]float64{logits, y}); return out[0] }
+	loss := func() float64 { f.Forward(out, [][]float64{logits, y}); return out[0] }
 	d := [][]float64{make([]float64, n*k), nil}
-	f.bwd(d, []float64{1}, out, [][]float64{logits, y})
+	f.Backward(d, []float64{1}, out, [][]float64{logits, y})
 	for j := range logits {
 		v := logits[j]
 		logits[j] = v + h

@@ -7,12 +7,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
-
-// Param is a named weight tensor; Data aliases the model's flat weights.
-// It is mlp's type, so that code handling both networks' weights is one.
-type Param = mlp.Param
 
 type initKind int
 
@@ -34,7 +30,7 @@ type Model struct {
 	cfg    Config
 	specs  []pspec
 	flat   []float32
-	params []Param
+	params []nn.Param
 }
 
 // New returns a U-Net initialised from seed: convolution and linear
@@ -48,7 +44,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	m := &Model{cfg: cfg}
 	// Walk the architecture once on a throwaway graph to list the
 	// parameters in their order.
-	b := &builder[float64]{g: mlp.NewGraph(), cfg: cfg, B: 1, collect: true}
+	b := &builder[float64]{g: nn.NewGraph(), cfg: cfg, B: 1, collect: true}
 	b.net()
 	if b.err != nil {
 		return nil, b.err
@@ -72,7 +68,7 @@ func (m *Model) Config() Config { return m.cfg }
 // Params returns the parameters in a fixed order, named as the PyTorch
 // improved-diffusion UNetModel names them (convolution weights [out, in,
 // k, k]; the attention's qkv and proj_out as 1×1 convolutions).
-func (m *Model) Params() []Param { return append([]Param(nil), m.params...) }
+func (m *Model) Params() []nn.Param { return append([]nn.Param(nil), m.params...) }
 
 // NumParams is the number of weights.
 func (m *Model) NumParams() int { return len(m.flat) }
@@ -105,9 +101,9 @@ func (b *builder[F]) param(name string, shape []int, init initKind, fanIn int) *
 	}
 	var n *G.Node
 	if b.collect {
-		n = G.NewTensor(b.g, dtypeOf[F](), len(shape), G.WithShape(shape...), G.WithName(name))
+		n = G.NewTensor(b.g, nn.Dtype[F](), len(shape), G.WithShape(shape...), G.WithName(name))
 	} else {
-		n = G.NewTensor(b.g, dtypeOf[F](), len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(b.values[i]))
+		n = G.NewTensor(b.g, nn.Dtype[F](), len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(b.values[i]))
 	}
 	b.params = append(b.params, n)
 	return n
@@ -119,7 +115,7 @@ func (b *builder[F]) fail(err error) {
 	}
 }
 
-func (b *builder[F]) op(f fn[F], in ...*G.Node) *G.Node {
+func (b *builder[F]) op(f nn.Fn[F], in ...*G.Node) *G.Node {
 	if b.err != nil {
 		return nil
 	}
@@ -129,7 +125,7 @@ func (b *builder[F]) op(f fn[F], in ...*G.Node) *G.Node {
 			return nil
 		}
 	}
-	n, err := apply(f, in...)
+	n, err := nn.Apply(f, in...)
 	if err != nil {
 		b.fail(fmt.Errorf("unet: %v: %w", f, err))
 	}
@@ -188,8 +184,8 @@ func (b *builder[F]) res(name string, x, emb *G.Node, co int) *G.Node {
 	ss := b.linear(name+".emb_layers.1", emb, 2*co, false)
 	hd = b.norm(name+".out_layers.0", hd, ss, true)
 	if b.cfg.Dropout > 0 && b.train && b.err == nil {
-		mask := G.NewTensor(b.g, dtypeOf[F](), 4, G.WithShape(b.B, co, h, w), G.WithName(fmt.Sprintf("dropout.%d", len(b.masks))),
-			G.WithValue(tensor.New(tensor.Of(dtypeOf[F]()), tensor.WithShape(b.B, co, h, w))))
+		mask := G.NewTensor(b.g, nn.Dtype[F](), 4, G.WithShape(b.B, co, h, w), G.WithName(fmt.Sprintf("dropout.%d", len(b.masks))),
+			G.WithValue(tensor.New(tensor.Of(nn.Dtype[F]()), tensor.WithShape(b.B, co, h, w))))
 		b.masks = append(b.masks, mask)
 		hd = b.op(dropFn[F]{}, hd, mask)
 	}
@@ -223,7 +219,7 @@ type inputs struct {
 // output [B,C,H,W].
 func (b *builder[F]) net() (inputs, *G.Node) {
 	c, s, mc := b.cfg.InChannels, b.cfg.ImageSize, b.cfg.ModelChannels
-	dt := dtypeOf[F]()
+	dt := nn.Dtype[F]()
 	in := inputs{
 		x: G.NewTensor(b.g, dt, 4, G.WithShape(b.B, c, s, s), G.WithName("x"),
 			G.WithValue(tensor.New(tensor.Of(dt), tensor.WithShape(b.B, c, s, s)))),

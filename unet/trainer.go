@@ -10,17 +10,13 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
-
-// ErrNonFinite is returned for a NaN or infinite loss or gradient (the
-// same error as the MLP's, so that callers treat both alike).
-var ErrNonFinite = mlp.ErrNonFinite
 
 // Optim is the optimiser: PyTorch's AdamW, gradient-norm clipping and a
 // step learning-rate schedule (spec §8.1).
 type Optim struct {
-	AdamW mlp.AdamW
+	AdamW nn.AdamW
 	// ClipNorm scales the gradients down to this global L2 norm when they
 	// exceed it (0: no clipping).
 	ClipNorm float64
@@ -62,10 +58,7 @@ type Trainer struct {
 	loss   losses.Kind
 	opt    Optim
 	graphs map[int]*graph[float32]
-	grad   []float32
-	grads  []Param
-	m1, m2 []float32
-	step   int64
+	state  *nn.Optimizer
 	// Dropout draws the dropout masks (nil: a fixed stream; set it per
 	// step from (seed, rank, step) for reproducible runs).
 	Dropout *rand.Rand
@@ -82,16 +75,8 @@ func NewTrainer(m *Model, loss losses.Kind, opt Optim) (*Trainer, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	n := len(m.flat)
-	t := &Trainer{m: m, loss: loss, opt: opt, graphs: map[int]*graph[float32]{}, grad: make([]float32, n),
-		m1: make([]float32, n), m2: make([]float32, n), Dropout: rand.New(rand.NewPCG(1, 2))}
-	off := 0
-	for _, p := range m.params {
-		k := len(p.Data)
-		t.grads = append(t.grads, Param{Name: p.Name, Shape: p.Shape, Data: t.grad[off : off+k : off+k]})
-		off += k
-	}
-	return t, nil
+	return &Trainer{m: m, loss: loss, opt: opt, graphs: map[int]*graph[float32]{},
+		state: nn.NewOptimizer(m.flat, m.params), Dropout: rand.New(rand.NewPCG(1, 2))}, nil
 }
 
 // graph is the network (and, for training, loss and backward) for one
@@ -111,7 +96,7 @@ type graph[F float] struct {
 // the parameter nodes alias them, in float64 they hold copies. With loss
 // empty it builds the forward pass only.
 func buildGraph[F float](m *Model, n int, loss losses.Kind) (*graph[F], error) {
-	b := &builder[F]{g: mlp.NewGraph(), cfg: m.cfg, B: n, train: loss != ""}
+	b := &builder[F]{g: nn.NewGraph(), cfg: m.cfg, B: n, train: loss != ""}
 	for _, p := range m.params {
 		var v *tensor.Dense
 		switch any(F(0)).(type) {
@@ -134,7 +119,7 @@ func buildGraph[F float](m *Model, n int, loss losses.Kind) (*graph[F], error) {
 	if loss != "" {
 		s := out.Shape()
 		d := s[1] * s[2] * s[3]
-		dt := dtypeOf[F]()
+		dt := nn.Dtype[F]()
 		gr.target = G.NewMatrix(b.g, dt, G.WithShape(n, d), G.WithName("target"),
 			G.WithValue(tensor.New(tensor.Of(dt), tensor.WithShape(n, d))))
 		flat, err := G.Reshape(out, tensor.Shape{n, d})
@@ -209,7 +194,7 @@ func (gr *graph[F]) run() error {
 // Gradients runs forward and backward on a batch of n = len(tau) images
 // (x and target [n, C, H, W] flat, tau [n]) and adds the gradient of the
 // loss to Grads. A non-finite loss or gradient returns an error wrapping
-// ErrNonFinite and leaves Grads untouched.
+// nn.ErrNonFinite and leaves Grads untouched.
 func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 	n := len(tau)
 	if n == 0 {
@@ -230,32 +215,31 @@ func (t *Trainer) Gradients(x, tau, target []float32) (float64, error) {
 		return 0, err
 	}
 	loss := float64(gr.loss.Value().Data().(float32))
-	return loss, mlp.AccumulateGrads(loss, gr.grads, t.grads)
+	return loss, t.state.Accumulate(loss, gr.grads)
 }
 
 // Grads returns the accumulated gradients in Params order; Data aliases
 // the buffers Apply reads.
-func (t *Trainer) Grads() []Param { return append([]Param(nil), t.grads...) }
+func (t *Trainer) Grads() []nn.Param { return t.state.Grads() }
 
 // Apply clips the gradients to Optim.ClipNorm, takes one AdamW step at
 // the scheduled learning rate and zeroes the gradients.
 func (t *Trainer) Apply() error {
+	grad := t.state.Gradient()
 	var s float64
-	for _, g := range t.grad {
+	for _, g := range grad {
 		s += float64(g) * float64(g)
 	}
 	t.LastNorm = math.Sqrt(s)
 	if c := t.opt.ClipNorm; c > 0 && t.LastNorm > c {
 		f := float32(c / (t.LastNorm + 1e-6)) // PyTorch's clip_grad_norm_
-		for i := range t.grad {
-			t.grad[i] *= f
+		for i := range grad {
+			grad[i] *= f
 		}
 	}
-	t.step++
 	o := t.opt.AdamW
-	o.LR = t.opt.LRAt(t.step)
-	o.Update(t.step, t.m.flat, t.grad, t.m1, t.m2)
-	clear(t.grad)
+	o.LR = t.opt.LRAt(t.state.Steps() + 1)
+	t.state.Apply(o)
 	return nil
 }
 
@@ -268,36 +252,11 @@ func (t *Trainer) Step(x, tau, target []float32) (float64, error) {
 	return loss, t.Apply()
 }
 
-// State returns a copy of the optimiser state (mlp.OptimState's layout).
-func (t *Trainer) State() mlp.OptimState {
-	s := mlp.OptimState{Step: t.step}
-	lo := 0
-	for _, p := range t.grads {
-		hi := lo + len(p.Data)
-		s.M = append(s.M, append([]float32(nil), t.m1[lo:hi]...))
-		s.V = append(s.V, append([]float32(nil), t.m2[lo:hi]...))
-		lo = hi
-	}
-	return s
-}
+// State returns a copy of the optimiser state.
+func (t *Trainer) State() nn.OptimState { return t.state.State() }
 
-// SetState restores a state taken by State.
-func (t *Trainer) SetState(s mlp.OptimState) error {
-	if s.Step < 0 || len(s.M) != len(t.grads) || len(s.V) != len(t.grads) {
-		return fmt.Errorf("unet: SetState: step %d, %d/%d moment tensors, want ≥ 0 and %d", s.Step, len(s.M), len(s.V), len(t.grads))
-	}
-	lo := 0
-	for i, p := range t.grads {
-		if len(s.M[i]) != len(p.Data) || len(s.V[i]) != len(p.Data) {
-			return fmt.Errorf("unet: SetState: moments of %s have %d/%d values, want %d", p.Name, len(s.M[i]), len(s.V[i]), len(p.Data))
-		}
-		copy(t.m1[lo:], s.M[i])
-		copy(t.m2[lo:], s.V[i])
-		lo += len(p.Data)
-	}
-	t.step = s.Step
-	return nil
-}
+// SetState restores a state taken by State; on error nothing changes.
+func (t *Trainer) SetState(s nn.OptimState) error { return t.state.SetState(s) }
 
 // Close releases the graphs.
 func (t *Trainer) Close() {

@@ -9,7 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
 
 // tiny is a U-Net small enough for finite differences over its whole
@@ -238,7 +238,7 @@ func TestOverfitsEightImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := Optim{AdamW: mlp.AdamW{LR: 2e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}, ClipNorm: 1}
+	opt := Optim{AdamW: nn.AdamW{LR: 2e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}, ClipNorm: 1}
 	tr, err := NewTrainer(m, losses.MSE, opt)
 	if err != nil {
 		t.Fatal(err)

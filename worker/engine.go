@@ -10,6 +10,7 @@ import (
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/safetensors"
 )
 
@@ -27,7 +28,7 @@ type Engine interface {
 	// Gradients runs forward and backward on a batch (x and target are
 	// [n, d], tau is [n]) and adds the gradient of the mean loss to Grads.
 	// A non-finite loss or gradient returns an error wrapping
-	// mlp.ErrNonFinite and leaves Grads untouched.
+	// nn.ErrNonFinite and leaves Grads untouched.
 	Gradients(x, tau, target []float32) (float64, error)
 	Params() []Tensor
 	Grads() []Tensor
@@ -80,7 +81,7 @@ func newCPUEngine(spec job.Spec, seed uint64) (*cpuEngine, error) {
 	return &cpuEngine{m: m, tr: tr}, nil
 }
 
-func tensors(ps []mlp.Param) []Tensor {
+func tensors(ps []nn.Param) []Tensor {
 	out := make([]Tensor, len(ps))
 	for i, p := range ps {
 		out[i] = Tensor{Name: p.Name, Shape: p.Shape, Data: p.Data}
@@ -114,7 +115,7 @@ func (e *cpuEngine) SetOptimState(step int64, ts []Tensor) error {
 	for _, t := range ts {
 		by[t.Name] = t.Data
 	}
-	s := mlp.OptimState{Step: step}
+	s := nn.OptimState{Step: step}
 	for _, p := range e.m.Params() {
 		m, okm := by["m."+p.Name]
 		v, okv := by["v."+p.Name]
@@ -146,8 +147,8 @@ func ModelConfig(s job.Spec) mlp.Config {
 }
 
 // Optimizer is the job's AdamW (PyTorch's betas and eps).
-func Optimizer(s job.Spec) mlp.AdamW {
-	o := mlp.DefaultAdamW()
+func Optimizer(s job.Spec) nn.AdamW {
+	o := nn.DefaultAdamW()
 	o.LR, o.WeightDecay = s.LR, s.WeightDecay
 	return o
 }

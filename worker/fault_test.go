@@ -21,7 +21,7 @@ import (
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/job"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/safetensors"
 )
 
@@ -132,7 +132,7 @@ func faultJob() job.Spec {
 func TestNonFiniteGradientIsSkipped(t *testing.T) {
 	res, err, _ := runCluster(t, faultJob(), 2, 10*time.Second, 1, func(n int64) error {
 		if n == 3 || n == 4 {
-			return fmt.Errorf("injected: %w", mlp.ErrNonFinite)
+			return fmt.Errorf("injected: %w", nn.ErrNonFinite)
 		}
 		return nil
 	}, nil)
@@ -160,7 +160,7 @@ func TestNonFiniteGradientIsSkipped(t *testing.T) {
 func TestPersistentNonFiniteFailsTheJob(t *testing.T) {
 	_, err, _ := runCluster(t, faultJob(), 2, 10*time.Second, 0, func(n int64) error {
 		if n > 12 {
-			return mlp.ErrNonFinite
+			return nn.ErrNonFinite
 		}
 		return nil
 	}, nil)

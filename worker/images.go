@@ -7,7 +7,7 @@ import (
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/unet"
 )
@@ -175,7 +175,7 @@ func (e *unetEngine) SetOptimState(step int64, ts []Tensor) error {
 }
 
 // optimTensors names the moments "m.<param>" and "v.<param>".
-func optimTensors(s mlp.OptimState, ps []Tensor) (int64, []Tensor) {
+func optimTensors(s nn.OptimState, ps []Tensor) (int64, []Tensor) {
 	var ts []Tensor
 	for i, p := range ps {
 		ts = append(ts, Tensor{Name: "m." + p.Name, Shape: p.Shape, Data: s.M[i]})
@@ -186,12 +186,12 @@ func optimTensors(s mlp.OptimState, ps []Tensor) (int64, []Tensor) {
 	return s.Step, ts
 }
 
-func optimFromTensors(step int64, ts []Tensor, ps []Tensor) (mlp.OptimState, error) {
+func optimFromTensors(step int64, ts []Tensor, ps []Tensor) (nn.OptimState, error) {
 	by := map[string][]float32{}
 	for _, t := range ts {
 		by[t.Name] = t.Data
 	}
-	s := mlp.OptimState{Step: step}
+	s := nn.OptimState{Step: step}
 	for _, p := range ps {
 		m, okm := by["m."+p.Name]
 		v, okv := by["v."+p.Name]

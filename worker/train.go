@@ -22,7 +22,7 @@ import (
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 )
 
@@ -415,7 +415,7 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 		}
 		loss, err := s.eng.Gradients(xt, tau, tgt)
 		bad := float32(0)
-		if errors.Is(err, mlp.ErrNonFinite) {
+		if errors.Is(err, nn.ErrNonFinite) {
 			bad, loss = 1, 0
 			for _, g := range s.grads {
 				clear(g.Data)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 )
 
 func main() {
@@ -38,7 +39,7 @@ func run(n, steps, warm int) error {
 	if err != nil {
 		return err
 	}
-	tr, err := mlp.NewTrainer(m, mse, mlp.DefaultAdamW())
+	tr, err := mlp.NewTrainer(m, mse, nn.DefaultAdamW())
 	if err != nil {
 		return err
 	}

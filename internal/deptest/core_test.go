@@ -20,9 +20,16 @@ var distributed = map[string]string{
 }
 
 func TestCoreImports(t *testing.T) {
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "mlp", "data2d", "metrics", "unet", "imagedata", "internal/kern"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "mlp", "data2d", "metrics", "unet", "imagedata", "internal/kern"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, distributed) })
 	}
+}
+
+// TestNetworksAreIndependent: the MLP and the U-Net share their common
+// parts through nn, never through each other.
+func TestNetworksAreIndependent(t *testing.T) {
+	Check(t, mod+"/mlp", map[string]string{mod + "/unet": "the networks share code through nn only"})
+	Check(t, mod+"/unet", map[string]string{mod + "/mlp": "the networks share code through nn only"})
 }
 
 // TestCheckCatchesABannedImport proves the checker can fail: the losses

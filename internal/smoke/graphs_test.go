@@ -10,6 +10,7 @@ import (
 
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/unet"
 )
 
@@ -20,7 +21,7 @@ const childEnv = "LEVY_SMOKE_FIRST_GRAPHS"
 // eight MLPs and eight U-Nets, are built and run by sixteen goroutines
 // at once, as the ranks of an in-process cluster do. gorgonia caches the
 // hashes of the constant nodes all graphs share lazily (see
-// mlp.NewGraph): without the warm-up there, the race detector reports
+// nn.NewGraph): without the warm-up there, the race detector reports
 // the first Grad calls here in about a third of runs (the goroutines
 // often synchronise through gorgonia's node pool first, which hides it;
 // mlp's TestNewGraphWarmsConstants checks the warm-up itself). The check
@@ -73,7 +74,7 @@ func mlpStep(seed uint64) error {
 			return nil, err
 		}
 		return G.Mean(sq)
-	}, mlp.DefaultAdamW())
+	}, nn.DefaultAdamW())
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func unetStep(seed uint64) error {
 	if err != nil {
 		return err
 	}
-	tr, err := unet.NewTrainer(m, losses.MSE, unet.Optim{AdamW: mlp.DefaultAdamW()})
+	tr, err := unet.NewTrainer(m, losses.MSE, unet.Optim{AdamW: nn.DefaultAdamW()})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package mlp
+package nn
 
 import (
 	"reflect"

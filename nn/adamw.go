@@ -1,4 +1,4 @@
-package mlp
+package nn
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 // AdamW holds the optimiser's hyper-parameters. The update is PyTorch's
 // torch.optim.AdamW (not gorgonia's NewAdamW, which never changes the
-// weights: see TestGorgoniaAdamWStillBroken):
+// weights: see TestGorgoniaNewAdamWStillBroken):
 //
 //	w ← w·(1 − LR·WeightDecay)
 //	m ← β1·m + (1−β1)·g;   v ← β2·v + (1−β2)·g²
@@ -28,7 +28,7 @@ func DefaultAdamW() AdamW {
 // Validate reports the first field out of range, by name and value.
 func (o AdamW) Validate() error {
 	bad := func(name string, v float64, want string) error {
-		return fmt.Errorf("mlp: AdamW.%s = %v, want %s", name, v, want)
+		return fmt.Errorf("nn: AdamW.%s = %v, want %s", name, v, want)
 	}
 	switch {
 	case !(o.LR > 0) || math.IsInf(o.LR, 0):
@@ -45,9 +45,10 @@ func (o AdamW) Validate() error {
 	return nil
 }
 
-// step applies one update (the step-th, counted from 1) to w from g,
-// advancing the moments m and v. The arithmetic is in float64.
-func (o AdamW) step(step int64, w, g, m, v []float32) {
+// Update applies the step-th update (counted from 1) to the weights w
+// from the gradients g, advancing the moments m and v. The arithmetic is
+// in float64.
+func (o AdamW) Update(step int64, w, g, m, v []float32) {
 	bc1 := 1 - math.Pow(o.Beta1, float64(step))
 	bc2 := math.Sqrt(1 - math.Pow(o.Beta2, float64(step)))
 	stepSize := o.LR / bc1
@@ -65,12 +66,8 @@ func (o AdamW) step(step int64, w, g, m, v []float32) {
 
 // OptimState is the optimiser's state, for checkpoints: the number of
 // steps taken and the first and second moments, one slice per parameter
-// in Params order.
+// in the network's Params order.
 type OptimState struct {
 	Step int64
 	M, V [][]float32
 }
-
-// Update is the step-th update (counted from 1) of w from g with the
-// moments m and v, for other networks' trainers.
-func (o AdamW) Update(step int64, w, g, m, v []float32) { o.step(step, w, g, m, v) }

@@ -1,4 +1,4 @@
-package mlp
+package nn
 
 import (
 	"sync"
@@ -7,8 +7,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// NewGraph returns an empty gorgonia graph. Every graph levy builds (this
-// package's and unet's) comes from here, so that several goroutines of a
+// NewGraph returns an empty gorgonia graph. Every graph levy builds (the
+// MLP's and the U-Net's) comes from here, so that several goroutines of a
 // process may build their first graphs at the same time.
 //
 // gorgonia v0.9.18 shares constant nodes between all graphs: one, zero,
@@ -35,7 +35,7 @@ var warmOnce sync.Once
 func warmConstants() {
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		if err := warmGraph(dt); err != nil {
-			panic("mlp: warming gorgonia's shared constants: " + err.Error())
+			panic("nn: warming gorgonia's shared constants: " + err.Error())
 		}
 	}
 }
