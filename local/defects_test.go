@@ -639,12 +639,12 @@ func TestDoneIsReportedUntilACoordinatorHearsIt(t *testing.T) {
 // forged Done failing the job ("rank 0 at step 1: forged"), and a forged
 // progress report making the 200-step job say step 2999.
 func TestForgedReportsChangeNothing(t *testing.T) {
+	steps, every := raceSteps(200), 20
 	const (
-		steps, every = 200, 20
-		forgedStep   = 99999
-		forgedLoss   = 12345.0 // marks forged progress in the ops
-		wrongInc     = "f0f0f0f0f0f0f0f0"
-		intruder     = "intruder"
+		forgedStep = 99999
+		forgedLoss = 12345.0 // marks forged progress in the ops
+		wrongInc   = "f0f0f0f0f0f0f0f0"
+		intruder   = "intruder"
 	)
 	c := newCluster(t, smallJob("forged", steps, every))
 	job := c.spec.Name
@@ -792,7 +792,7 @@ func TestDuplicateIDCannotHideAHungMember(t *testing.T) {
 		grace time.Duration
 	}{{"gives-up", 300 * time.Millisecond}, {"takes-over", 10 * time.Second}} {
 		t.Run(tc.name, func(t *testing.T) {
-			steps := 200
+			steps := raceSteps(200) // w1 dies at its step 25
 			c := newCluster(t, smallJob("dup-"+tc.name, steps, 20))
 			cc := c.coordConfig(2)
 			cc.DeadAfter = time.Second
