@@ -15,7 +15,7 @@ import (
 // (0 if under its minimum). Any size works: the global batch is split
 // into shards of unequal size when it does not divide evenly.
 func (l *loop) ringSize(n int) int {
-	lo, hi := l.j.Bounds()
+	lo, hi := l.j.bounds()
 	n = min(n, hi, l.s.spec.GlobalBatch)
 	if n < lo {
 		return 0
@@ -28,7 +28,7 @@ func (l *loop) ringSize(n int) int {
 // decision is applied first; nothing is sent if it was not.
 func (l *loop) fail(rank, step int, reason string, retry bool) {
 	j := &l.j
-	if j.Phase != PhaseRunning {
+	if j.Phase != phaseRunning {
 		return
 	}
 	if m := l.s.cfg.Metrics; m != nil {
@@ -36,7 +36,7 @@ func (l *loop) fail(rank, step int, reason string, retry bool) {
 	}
 	if retry && j.Restarts < l.s.cfg.MaxRestarts && !j.StopAsked {
 		old := j.Generation
-		err := l.apply(Op{Kind: OpRegroup, Job: l.s.jobID, Want: l.s.target, Resume: j.Latest, Step: j.LatestStep,
+		err := l.apply(Op{Kind: opRegroup, Job: l.s.jobID, Want: l.s.target, Resume: j.Latest, Step: j.LatestStep,
 			Error: fmt.Sprintf("generation %d, rank %d at step %d: %s", old, rank, step, reason)})
 		if err != nil {
 			l.log.Error("could not record the ring's failure; doing nothing", zap.Error(err))
@@ -54,7 +54,7 @@ func (l *loop) fail(rank, step int, reason string, retry bool) {
 		l.regroupAt = time.After(l.s.cfg.RejoinWindow)
 		return
 	}
-	if err := l.apply(Op{Kind: OpRankDone, Job: l.s.jobID, Rank: rank, Step: step, Error: reason}); err != nil {
+	if err := l.apply(Op{Kind: opRankDone, Job: l.s.jobID, Rank: rank, Step: step, Error: reason}); err != nil {
 		l.log.Error("could not record the rank's failure; doing nothing", zap.Error(err))
 		return
 	}
@@ -78,7 +78,7 @@ func (l *loop) regroup(step, want int) error {
 	if want == 0 {
 		want = len(j.Members)
 	}
-	if err := l.apply(Op{Kind: OpRegroup, Job: l.s.jobID, Want: want, Resume: dir, Step: step}); err != nil {
+	if err := l.apply(Op{Kind: opRegroup, Job: l.s.jobID, Want: want, Resume: dir, Step: step}); err != nil {
 		return err
 	}
 	l.event(fmt.Sprintf("ring regroups at step %d from %s: %d workers, %v first", step, dir, want, j.Members), zap.Int("step", step))
@@ -89,14 +89,14 @@ func (l *loop) regroup(step, want int) error {
 // join it.
 func (l *loop) grow() {
 	j := &l.j
-	if j.Phase != PhaseRunning || len(j.Pending) == 0 || j.GrowAsked == j.Generation || j.StopAsked {
+	if j.Phase != phaseRunning || len(j.Pending) == 0 || j.GrowAsked == j.Generation || j.StopAsked {
 		return
 	}
 	n := len(j.Members) + len(j.Pending)
 	if l.ringSize(n) != n {
 		return
 	}
-	if err := l.apply(Op{Kind: OpGrow, Job: l.s.jobID, Step: int(j.Generation)}); err != nil {
+	if err := l.apply(Op{Kind: opGrow, Job: l.s.jobID, Step: int(j.Generation)}); err != nil {
 		return
 	}
 	l.event(fmt.Sprintf("workers %v join the running job: ring generation %d checkpoints and regroups (%d workers)", j.Pending, j.Generation, n))
@@ -108,12 +108,12 @@ func (l *loop) onRejoinWindow() error {
 	l.regroupAt = nil
 	l.windowOver = true
 	j := &l.j
-	if j.Phase != PhaseWaiting {
+	if j.Phase != phaseWaiting {
 		return nil
 	}
 	n := l.ringSize(len(j.Members))
 	if n == 0 {
-		lo, _ := j.Bounds()
+		lo, _ := j.bounds()
 		l.warn(fmt.Sprintf("%d of the %d workers a ring needs at least (min_workers) are here; waiting for more to join", len(j.Members), lo))
 		return nil
 	}
@@ -122,7 +122,7 @@ func (l *loop) onRejoinWindow() error {
 
 // stop asks the workers to checkpoint and leave (Ctrl-C).
 func (l *loop) stop() {
-	if err := l.apply(Op{Kind: OpStopAsked, Job: l.s.jobID}); err != nil {
+	if err := l.apply(Op{Kind: opStopAsked, Job: l.s.jobID}); err != nil {
 		l.log.Error("could not record the stop", zap.Error(err))
 		return
 	}

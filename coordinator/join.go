@@ -46,7 +46,7 @@ func (l *loop) onJoin(m *nats.Msg) error {
 			reply(&wire.JoinReply{Fatal: true, Error: fmt.Sprintf("worker ID %s is already used by a live process (incarnation %s): every worker needs its own --id", w, rec)})
 			return nil
 		}
-		if member && j.Phase == PhaseRunning {
+		if member && j.Phase == phaseRunning {
 			// The member's process is silent and another came back with
 			// its ID: the old one is gone.
 			r := slices.Index(j.Members, w)
@@ -55,7 +55,7 @@ func (l *loop) onJoin(m *nats.Msg) error {
 			return nil
 		}
 	}
-	if member && j.Phase == PhaseRunning && j.Incarnations[w] == inc {
+	if member && j.Phase == phaseRunning && j.Incarnations[w] == inc {
 		r := slices.Index(j.Members, w)
 		if _, left := j.Done[r]; !left {
 			// Its assignment was lost, or a new leader took over before
@@ -87,7 +87,7 @@ func (l *loop) onJoin(m *nats.Msg) error {
 			return nil
 		}
 	}
-	if err := l.apply(Op{Kind: OpJoin, Job: l.s.jobID, Worker: w, Incarnation: inc}); err != nil {
+	if err := l.apply(Op{Kind: opJoin, Job: l.s.jobID, Worker: w, Incarnation: inc}); err != nil {
 		refuse("%v", err)
 		return nil
 	}
@@ -99,9 +99,9 @@ func (l *loop) onJoin(m *nats.Msg) error {
 	}
 	reply(&wire.JoinReply{OK: true})
 	switch {
-	case j.Phase == PhaseRunning:
+	case j.Phase == phaseRunning:
 		l.grow()
-	case j.Phase != PhaseWaiting:
+	case j.Phase != phaseWaiting:
 	case len(j.Members) == j.Want:
 		l.regroupAt = nil
 		return l.startRing(0)

@@ -159,7 +159,7 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "coordinator %s: serving; submit jobs with levyctl submit JOB.yaml --nats %s\n", *id, cli.Redact(*natsURL))
 			return sv.Run(ctx)
 		}
-		s, nerr := coordinator.New(cfg)
+		s, nerr := coordinator.NewJobRunner(cfg)
 		if nerr != nil {
 			return nerr
 		}
