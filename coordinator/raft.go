@@ -258,6 +258,31 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("coordinator: --data-dir: %w", err)
 	}
+	rc := raftConfig(cfg, log)
+	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: opening %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
+	if err != nil {
+		return nil, closeAfter(err, store)
+	}
+	trans, err := newTransport(cfg, rc.Logger)
+	if err != nil {
+		return nil, closeAfter(err, store)
+	}
+	f := newFSM()
+	r, err := startRaft(cfg, rc, f, store, snaps, trans)
+	if err != nil {
+		return nil, closeAfter(err, trans, store)
+	}
+	n := &Node{cfg: cfg, raft: r, fsm: f, trans: trans, store: store, lead: newLeadership()}
+	go n.lead.watch(r.LeaderCh(), r.CurrentTerm)
+	return n, nil
+}
+
+// raftConfig is raft's configuration for the node.
+func raftConfig(cfg NodeConfig, log *zap.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	// Raft's entries go to zap as structured entries, at info and above
@@ -278,42 +303,39 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.SnapshotInterval > 0 {
 		rc.SnapshotInterval = cfg.SnapshotInterval
 	}
-	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: opening %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
-	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
+	return rc
+}
+
+// newTransport listens on cfg.Bind: over mutual TLS, through a test's
+// Partition, or over plain TCP.
+func newTransport(cfg NodeConfig, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	addr, err := net.ResolveTCPAddr("tcp", cfg.Bind)
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
 	var trans *raft.NetworkTransport
 	if cfg.TLS() {
 		tc, terr := raftTLSConfig(cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile)
 		if terr != nil {
-			store.Close()
 			return nil, terr
 		}
-		trans, err = newTLSTransport(cfg.Bind, addr, tc, rc.Logger)
+		trans, err = newTLSTransport(cfg.Bind, addr, tc, logger)
 	} else if cfg.Partition != nil {
-		trans, err = newPartitionTransport(cfg.Bind, addr, cfg.Partition, rc.Logger)
+		trans, err = newPartitionTransport(cfg.Bind, addr, cfg.Partition, logger)
 	} else {
-		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, logger)
 	}
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
-	fsm := newFSM()
+	return trans, nil
+}
+
+// startRaft bootstraps the group from cfg.Peers if the node has no
+// state yet, and starts raft.
+func startRaft(cfg NodeConfig, rc *raft.Config, f *fsm, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, trans raft.Transport) (*raft.Raft, error) {
 	has, err := raft.HasExistingState(store, store, snaps)
 	if err != nil {
-		trans.Close()
-		store.Close()
 		return nil, err
 	}
 	if !has {
@@ -322,20 +344,24 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
 		}
 		if err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
-			trans.Close()
-			store.Close()
 			return nil, fmt.Errorf("coordinator: bootstrapping raft: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(rc, f, store, store, snaps, trans)
 	if err != nil {
-		trans.Close()
-		store.Close()
 		return nil, fmt.Errorf("coordinator: starting raft: %w", err)
 	}
-	n := &Node{cfg: cfg, raft: r, fsm: fsm, trans: trans, store: store, lead: newLeadership()}
-	go n.lead.watch(r.LeaderCh(), r.CurrentTerm)
-	return n, nil
+	return r, nil
+}
+
+// closeAfter closes what a failed NewNode opened and returns err, the
+// failure to report: a Close failing after it adds nothing the caller
+// could act on.
+func closeAfter(err error, cs ...io.Closer) error {
+	for _, c := range cs {
+		_ = c.Close() // err says what failed
+	}
+	return err
 }
 
 // IsLeader reports whether this node leads.

@@ -170,120 +170,26 @@ func (s *state) Apply(op Op) error {
 	}
 	switch op.Kind {
 	case opSubmit:
-		if j != nil && j.Phase != phaseStopped && j.Phase != phaseFailed {
-			return opErr(op, "the job exists and is %s", j.Phase)
-		}
-		if op.Want < 1 {
-			return opErr(op, "want %d workers", op.Want)
-		}
-		gen := uint64(0)
-		if j != nil {
-			gen = j.Generation
-		}
-		if op.Min > op.Want || (op.Max > 0 && op.Max < op.Want) {
-			return opErr(op, "want %d workers outside [%d, %d]", op.Want, op.Min, op.Max)
-		}
-		s.Jobs[op.Job] = &Job{ID: op.Job, Spec: op.Spec, Want: op.Want, Phase: phaseWaiting,
-			Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume, Seq: s.NextSeq,
-			Min: op.Min, Max: op.Max}
-		s.NextSeq++
+		return s.submit(j, op)
 	case opJoin:
-		if slices.Contains(j.Pending, op.Worker) {
-			j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
-			return nil
-		}
-		if j.Phase == phaseRunning {
-			if slices.Contains(j.Members, op.Worker) {
-				// It left the ring (stopped, or the ring failed) and
-				// must wait until the coordinator has heard of it.
-				return opErr(op, "worker %s is still in ring generation %d", op.Worker, j.Generation)
-			}
-			// A worker joining a running ring waits for the next
-			// generation, if the ring may grow.
-			if _, hi := j.bounds(); len(j.Members)+len(j.Pending) >= hi {
-				return opErr(op, "the ring has %d workers, its most (max_workers %d)", len(j.Members)+len(j.Pending), hi)
-			}
-			j.Pending = append(j.Pending, op.Worker)
-			j.setIncarnation(op.Worker, op.Incarnation)
-			return nil
-		}
-		if j.Phase != phaseWaiting {
-			return opErr(op, "the job is %s", j.Phase)
-		}
-		if slices.Contains(j.Members, op.Worker) {
-			j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
-			return nil
-		}
-		if len(j.Members) >= j.Want {
-			return opErr(op, "the job has its %d workers", j.Want)
-		}
-		j.Members = append(j.Members, op.Worker)
-		j.setIncarnation(op.Worker, op.Incarnation)
+		return j.join(op)
 	case opStart:
-		if op.Want > 0 && op.Want <= len(j.Members) {
-			// An elastic restart goes on with fewer workers than asked;
-			// those left out wait for the next generation.
-			j.Pending = append(j.Pending, j.Members[op.Want:]...)
-			j.Members, j.Want = j.Members[:op.Want:op.Want], op.Want
-		}
-		if j.Phase != phaseWaiting || len(j.Members) != j.Want || j.Want == 0 {
-			return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
-		}
-		j.Phase = phaseRunning
-		j.Generation++
-		j.Done = map[int]string{}
-		j.Ready = map[int]bool{}
+		return j.start(op)
 	case opReady:
-		if j.Phase != phaseRunning {
-			return opErr(op, "the job is %s", j.Phase)
-		}
-		if op.Rank < 0 || op.Rank >= j.Want {
-			return opErr(op, "rank %d of %d", op.Rank, j.Want)
-		}
-		if j.Ready == nil {
-			j.Ready = map[int]bool{}
-		}
-		j.Ready[op.Rank] = true
+		return j.ready(op)
 	case opProgress:
 		if op.Step > j.Step {
 			j.Step = op.Step
 		}
 		j.Loss, j.Rate = op.Loss, op.Rate
 	case opCancel:
-		switch j.Phase {
-		case phaseWaiting:
-			j.Phase, j.StopAsked = phaseStopped, true
-		case phaseRunning:
-			j.StopAsked = true
-		default:
-			return opErr(op, "the job is already %s", j.Phase)
-		}
+		return j.cancel(op)
 	case opCheckpoint:
 		if op.Step >= j.LatestStep {
 			j.Latest, j.LatestStep = op.Dir, op.Step
 		}
 	case opRegroup:
-		if j.Phase != phaseRunning {
-			return opErr(op, "the job is %s", j.Phase)
-		}
-		if op.Want < 1 {
-			return opErr(op, "want %d workers", op.Want)
-		}
-		// The waiting workers are the first members of the next ring;
-		// the old members join again.
-		j.Phase, j.Members, j.Ready, j.Done = phaseWaiting, j.Pending, nil, nil
-		j.Pending = nil
-		if len(j.Members) > op.Want {
-			j.Members = j.Members[:op.Want]
-		}
-		j.Want = op.Want
-		j.Resume, j.Step = op.Resume, op.Step
-		if op.Error != "" {
-			j.Restarts++
-			j.Failures = append(j.Failures, op.Error)
-		} else {
-			j.Grows++
-		}
+		return j.regroup(op)
 	case opStopAsked:
 		j.StopAsked = true
 	case opGrow:
@@ -292,49 +198,195 @@ func (s *state) Apply(op Op) error {
 		}
 		j.GrowAsked = j.Generation
 	case opFinish:
-		if j.Phase != phaseRunning && j.Phase != phaseWaiting {
-			return opErr(op, "the job is %s", j.Phase)
-		}
-		if op.Step != j.specSteps() {
-			return opErr(op, "finish at step %d of %d", op.Step, j.specSteps())
-		}
-		j.Phase, j.Step = phaseDone, op.Step
-		j.Latest, j.LatestStep = op.Dir, op.Step
+		return j.finish(op)
 	case opRankDone:
-		if j.Done == nil && (j.Phase == phaseFailed || j.Phase == phaseRunning) {
-			j.Done = map[int]string{}
-		}
-		if j.Phase == phaseFailed {
-			j.Done[op.Rank] = op.Error // the others following a failure
-			return nil
-		}
-		if j.Phase != phaseRunning {
-			return opErr(op, "the job is %s", j.Phase)
-		}
-		if op.Rank < 0 || op.Rank >= j.Want {
-			return opErr(op, "rank %d of %d", op.Rank, j.Want)
-		}
-		j.Done[op.Rank] = op.Error
-		if op.Step > j.Step {
-			j.Step = op.Step
-		}
-		if op.Error != "" {
-			// One failed rank fails the job at once: a rank that died
-			// may never report, and the others are leaving anyway.
-			j.Error = fmt.Sprintf("rank %d at step %d: %s", op.Rank, op.Step, op.Error)
-			j.Phase = phaseFailed
-			return nil
-		}
-		if len(j.Done) == j.Want {
-			switch {
-			case j.StopAsked || j.Step < j.specSteps():
-				j.Phase = phaseStopped
-			default:
-				j.Phase = phaseDone
-			}
-		}
+		return j.rankDone(op)
 	default:
 		return opErr(op, "unknown op")
+	}
+	return nil
+}
+
+// submit records a new job, or a stopped or failed one submitted again
+// (j, which keeps its ring generation).
+func (s *state) submit(j *Job, op Op) error {
+	if j != nil && j.Phase != phaseStopped && j.Phase != phaseFailed {
+		return opErr(op, "the job exists and is %s", j.Phase)
+	}
+	if op.Want < 1 {
+		return opErr(op, "want %d workers", op.Want)
+	}
+	gen := uint64(0)
+	if j != nil {
+		gen = j.Generation
+	}
+	if op.Min > op.Want || (op.Max > 0 && op.Max < op.Want) {
+		return opErr(op, "want %d workers outside [%d, %d]", op.Want, op.Min, op.Max)
+	}
+	s.Jobs[op.Job] = &Job{ID: op.Job, Spec: op.Spec, Want: op.Want, Phase: phaseWaiting,
+		Generation: gen, Resume: op.Resume, Step: op.Step, LatestStep: op.Step, Latest: op.Resume, Seq: s.NextSeq,
+		Min: op.Min, Max: op.Max}
+	s.NextSeq++
+	return nil
+}
+
+// join takes a worker into the ring being collected, or into the
+// pending workers of a running ring that may grow.
+func (j *Job) join(op Op) error {
+	if slices.Contains(j.Pending, op.Worker) {
+		j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
+		return nil
+	}
+	if j.Phase == phaseRunning {
+		if slices.Contains(j.Members, op.Worker) {
+			// It left the ring (stopped, or the ring failed) and
+			// must wait until the coordinator has heard of it.
+			return opErr(op, "worker %s is still in ring generation %d", op.Worker, j.Generation)
+		}
+		// A worker joining a running ring waits for the next
+		// generation, if the ring may grow.
+		if _, hi := j.bounds(); len(j.Members)+len(j.Pending) >= hi {
+			return opErr(op, "the ring has %d workers, its most (max_workers %d)", len(j.Members)+len(j.Pending), hi)
+		}
+		j.Pending = append(j.Pending, op.Worker)
+		j.setIncarnation(op.Worker, op.Incarnation)
+		return nil
+	}
+	if j.Phase != phaseWaiting {
+		return opErr(op, "the job is %s", j.Phase)
+	}
+	if slices.Contains(j.Members, op.Worker) {
+		j.setIncarnation(op.Worker, op.Incarnation) // a retried join, or a restarted process
+		return nil
+	}
+	if len(j.Members) >= j.Want {
+		return opErr(op, "the job has its %d workers", j.Want)
+	}
+	j.Members = append(j.Members, op.Worker)
+	j.setIncarnation(op.Worker, op.Incarnation)
+	return nil
+}
+
+// start begins a new ring generation with the members in join order.
+func (j *Job) start(op Op) error {
+	if op.Want > 0 && op.Want <= len(j.Members) {
+		// An elastic restart goes on with fewer workers than asked;
+		// those left out wait for the next generation.
+		j.Pending = append(j.Pending, j.Members[op.Want:]...)
+		j.Members, j.Want = j.Members[:op.Want:op.Want], op.Want
+	}
+	if j.Phase != phaseWaiting || len(j.Members) != j.Want || j.Want == 0 {
+		return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
+	}
+	j.Phase = phaseRunning
+	j.Generation++
+	j.Done = map[int]string{}
+	j.Ready = map[int]bool{}
+	return nil
+}
+
+// ready records that a rank listens on the current ring.
+func (j *Job) ready(op Op) error {
+	if j.Phase != phaseRunning {
+		return opErr(op, "the job is %s", j.Phase)
+	}
+	if op.Rank < 0 || op.Rank >= j.Want {
+		return opErr(op, "rank %d of %d", op.Rank, j.Want)
+	}
+	if j.Ready == nil {
+		j.Ready = map[int]bool{}
+	}
+	j.Ready[op.Rank] = true
+	return nil
+}
+
+// cancel stops a waiting job at once and asks a running one to stop.
+func (j *Job) cancel(op Op) error {
+	switch j.Phase {
+	case phaseWaiting:
+		j.Phase, j.StopAsked = phaseStopped, true
+	case phaseRunning:
+		j.StopAsked = true
+	default:
+		return opErr(op, "the job is already %s", j.Phase)
+	}
+	return nil
+}
+
+// regroup ends the running ring (failed, with op.Error, or grown) and
+// collects workers for the next one.
+func (j *Job) regroup(op Op) error {
+	if j.Phase != phaseRunning {
+		return opErr(op, "the job is %s", j.Phase)
+	}
+	if op.Want < 1 {
+		return opErr(op, "want %d workers", op.Want)
+	}
+	// The waiting workers are the first members of the next ring;
+	// the old members join again.
+	j.Phase, j.Members, j.Ready, j.Done = phaseWaiting, j.Pending, nil, nil
+	j.Pending = nil
+	if len(j.Members) > op.Want {
+		j.Members = j.Members[:op.Want]
+	}
+	j.Want = op.Want
+	j.Resume, j.Step = op.Resume, op.Step
+	if op.Error != "" {
+		j.Restarts++
+		j.Failures = append(j.Failures, op.Error)
+	} else {
+		j.Grows++
+	}
+	return nil
+}
+
+// finish records the job done at its final checkpoint.
+func (j *Job) finish(op Op) error {
+	if j.Phase != phaseRunning && j.Phase != phaseWaiting {
+		return opErr(op, "the job is %s", j.Phase)
+	}
+	if op.Step != j.specSteps() {
+		return opErr(op, "finish at step %d of %d", op.Step, j.specSteps())
+	}
+	j.Phase, j.Step = phaseDone, op.Step
+	j.Latest, j.LatestStep = op.Dir, op.Step
+	return nil
+}
+
+// rankDone records a rank's end; the last one ends the job, and a
+// failed one fails it at once.
+func (j *Job) rankDone(op Op) error {
+	if j.Done == nil && (j.Phase == phaseFailed || j.Phase == phaseRunning) {
+		j.Done = map[int]string{}
+	}
+	if j.Phase == phaseFailed {
+		j.Done[op.Rank] = op.Error // the others following a failure
+		return nil
+	}
+	if j.Phase != phaseRunning {
+		return opErr(op, "the job is %s", j.Phase)
+	}
+	if op.Rank < 0 || op.Rank >= j.Want {
+		return opErr(op, "rank %d of %d", op.Rank, j.Want)
+	}
+	j.Done[op.Rank] = op.Error
+	if op.Step > j.Step {
+		j.Step = op.Step
+	}
+	if op.Error != "" {
+		// One failed rank fails the job at once: a rank that died
+		// may never report, and the others are leaving anyway.
+		j.Error = fmt.Sprintf("rank %d at step %d: %s", op.Rank, op.Step, op.Error)
+		j.Phase = phaseFailed
+		return nil
+	}
+	if len(j.Done) == j.Want {
+		switch {
+		case j.StopAsked || j.Step < j.specSteps():
+			j.Phase = phaseStopped
+		default:
+			j.Phase = phaseDone
+		}
 	}
 	return nil
 }

@@ -924,7 +924,7 @@ func TestAssignCarriesARelativeRunDir(t *testing.T) {
 	t.Logf("%d Assigns, run_dir %q; the worker wrote runs/%s/checkpoints/step-00000010", len(all), all[0].RunDir, want)
 }
 
-// TestCoordinatorRefusesARunDirOutsideRunsDir: coordinator.New refuses
+// TestCoordinatorRefusesARunDirOutsideRunsDir: coordinator.NewJobRunner refuses
 // a run directory that is not inside the runs directory (workers find a
 // run under their own runs root, by its relative path) and creates
 // nothing there; one inside is taken.
