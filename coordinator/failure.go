@@ -43,7 +43,9 @@ func (l *loop) fail(rank, step int, reason string, retry bool) {
 			return
 		}
 		l.windowOver = false
-		l.command(wire.CmdAbort, old)
+		// publish logs a lost abort; the failure is recorded either way,
+		// and the re-formed ring's assignments follow from the record.
+		_ = l.command(wire.CmdAbort, old)
 		from := "the start"
 		if j.Resume != "" {
 			from = fmt.Sprintf("checkpoint step %d", j.Step)
@@ -100,7 +102,10 @@ func (l *loop) grow() {
 		return
 	}
 	l.event(fmt.Sprintf("workers %v join the running job: ring generation %d checkpoints and regroups (%d workers)", j.Pending, j.Generation, n))
-	l.command(wire.CmdRegroup, j.Generation)
+	// publish logs a lost regroup; the ring then runs on as it is (the
+	// grow is recorded as asked, and not asked again), and the pending
+	// workers wait for the next generation it forms.
+	_ = l.command(wire.CmdRegroup, j.Generation)
 }
 
 // onRejoinWindow starts a re-forming ring with the workers that came back.
@@ -127,6 +132,8 @@ func (l *loop) stop() {
 		return
 	}
 	l.event("stopping: asking the workers to checkpoint (Ctrl-C again to quit at once)")
-	l.command(wire.CmdStop, 0)
+	// publish logs a lost stop; the stop is recorded, and StopGrace
+	// bounds the wait for it.
+	_ = l.command(wire.CmdStop, 0)
 	l.stopDeadline = time.After(l.s.cfg.StopGrace)
 }

@@ -138,7 +138,7 @@ func (r joinReplier) send(jr *wire.JoinReply) {
 		return
 	}
 	if b, err := wire.Encode(jr); err == nil {
-		r.m.Respond(b)
+		_ = r.m.Respond(b) // a worker not answered asks again
 	}
 }
 

@@ -116,7 +116,7 @@ func newLoop(ctx context.Context, s *JobRunner, term uint64, lost <-chan struct{
 
 func (l *loop) close() {
 	for _, sb := range l.subs {
-		sb.Unsubscribe()
+		_ = sb.Unsubscribe() // fails only on a closed connection, which has dropped it already
 	}
 }
 
@@ -171,14 +171,14 @@ func (l *loop) command(kind string, gen uint64) error {
 func (l *loop) event(msg string, fields ...zap.Field) {
 	l.log.Info(msg, append(fields, zap.Uint64("generation", l.j.Generation))...)
 	if l.s.cfg.Progress != nil {
-		fmt.Fprintln(l.s.cfg.Progress, msg)
+		_, _ = fmt.Fprintln(l.s.cfg.Progress, msg) // lines for a person; a broken writer must not stop the job
 	}
 }
 
 func (l *loop) warn(msg string, fields ...zap.Field) {
 	l.log.Warn(msg, append(fields, zap.Uint64("generation", l.j.Generation))...)
 	if l.s.cfg.Progress != nil {
-		fmt.Fprintln(l.s.cfg.Progress, msg)
+		_, _ = fmt.Fprintln(l.s.cfg.Progress, msg) // lines for a person; a broken writer must not stop the job
 	}
 }
 
@@ -216,7 +216,7 @@ func (l *loop) run(started time.Time) (*Result, error) {
 		}
 		if len(l.held) > 0 && l.j.Phase != phaseRunning {
 			for _, m := range l.held {
-				m.Respond([]byte("ok"))
+				_ = m.Respond([]byte("ok")) // a rank not answered repeats its report
 			}
 			l.held = nil
 		}
@@ -265,13 +265,15 @@ func (l *loop) finish() (*Result, error) {
 	s := l.s
 	// Whoever is still in the job leaves it: a failed job's other ranks,
 	// or workers a forged or lost message left behind.
-	l.command(wire.CmdEnd, 0)
+	_ = l.command(wire.CmdEnd, 0) // publish logs a failure; the job's end is recorded
 	if l.j.Phase == phaseDone {
 		// A checkpoint announced while no coordinator led (failover) was
 		// not heard: the storage is the authority.
 		if c, _, err := checkpoint.Latest(filepath.Join(s.runDir, "checkpoints")); err == nil && int(c.Manifest.Step) > l.j.LatestStep {
 			if rel, err := filepath.Rel(s.runDir, c.Dir); err == nil {
-				l.apply(Op{Kind: opCheckpoint, Job: s.jobID, Step: int(c.Manifest.Step), Dir: rel})
+				// apply logs a refusal; the result then names the newest
+				// recorded checkpoint, and the newer one stays on storage.
+				_ = l.apply(Op{Kind: opCheckpoint, Job: s.jobID, Step: int(c.Manifest.Step), Dir: rel})
 			}
 		}
 	}

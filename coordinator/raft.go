@@ -113,7 +113,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 // Restore replaces the state with a snapshot.
 func (f *fsm) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read to the end or refused below; a failing Close loses nothing
 	s := newState()
 	dec := json.NewDecoder(rc)
 	dec.DisallowUnknownFields()
@@ -131,7 +131,7 @@ type snapshot []byte
 
 func (s snapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := sink.Write(s); err != nil {
-		sink.Cancel()
+		_ = sink.Cancel() // the write's error is the one to report
 		return err
 	}
 	return sink.Close()
@@ -433,7 +433,9 @@ func (n *Node) checkable(timeout time.Duration) bool {
 func (n *Node) Shutdown() error {
 	err := n.raft.Shutdown().Error()
 	n.lead.close()
-	n.trans.Close()
+	if terr := n.trans.Close(); err == nil {
+		err = terr
+	}
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}

@@ -83,7 +83,7 @@ func (l *loop) onProgress(p wire.Progress) {
 		return
 	}
 	l.last, l.haveProgress = p, true
-	l.apply(Op{Kind: opProgress, Job: l.s.jobID, Step: p.Step, Loss: p.Loss, Rate: p.StepsPerSec})
+	_ = l.apply(Op{Kind: opProgress, Job: l.s.jobID, Step: p.Step, Loss: p.Loss, Rate: p.StepsPerSec}) // best effort (apply logs a refusal): the next report carries it again
 	if m := l.s.cfg.Metrics; m != nil {
 		m.Step.Set(float64(p.Step))
 		m.Loss.Set(p.Loss)
@@ -114,7 +114,9 @@ func (l *loop) onCheckpoint(c wire.Checkpoint) {
 	if c.Last {
 		l.finalCkpt = c.Step
 	}
-	l.publish(wire.CheckpointsSubject(l.s.jobID), &wire.Checkpoint{Job: l.s.jobID, Generation: c.Generation, Step: c.Step,
+	// publish logs a failure; a sampler then misses this checkpoint (and
+	// WaitSamples gives up after SamplesTimeout).
+	_ = l.publish(wire.CheckpointsSubject(l.s.jobID), &wire.Checkpoint{Job: l.s.jobID, Generation: c.Generation, Step: c.Step,
 		Dir: c.Dir, RunDir: l.s.relRun, Last: c.Last})
 }
 
@@ -152,7 +154,7 @@ func (l *loop) onDone(m *nats.Msg, d wire.Done) error {
 	j := &l.j
 	ack := func() {
 		if m.Reply != "" {
-			m.Respond([]byte("ok")) // the rank can stop re-sending
+			_ = m.Respond([]byte("ok")) // the rank can stop re-sending (if this is lost, it sends again)
 		}
 	}
 	if d.Generation < j.Generation || (d.Generation == j.Generation && j.Phase != phaseRunning) {

@@ -59,7 +59,7 @@ func (l *loop) sendAssign(r int) {
 	a := &wire.Assign{Job: l.s.jobID, Spec: j.Spec, Rank: r, World: j.Want, Ring: slices.Clone(j.Members),
 		Incarnation: j.Incarnations[w], Generation: j.Generation, RunDir: l.s.relRun, Resume: j.Resume,
 		StopAt: l.s.cfg.StopAt, Elastic: l.s.cfg.MaxRestarts > 0}
-	l.publish(wire.AssignSubject(w), a)
+	_ = l.publish(wire.AssignSubject(w), a) // publish logs a failure; the handshake repeats an unanswered Assign
 }
 
 // onHandshakeTick re-sends the assignments of ranks not ready yet, and
@@ -140,10 +140,12 @@ func (l *loop) takeOver() error {
 			}
 			return nil
 		}
-		l.apply(Op{Kind: opCheckpoint, Job: l.s.jobID, Step: step, Dir: rel})
+		// apply logs a refusal; the record then keeps its older
+		// checkpoint, and the newer one stays on storage.
+		_ = l.apply(Op{Kind: opCheckpoint, Job: l.s.jobID, Step: step, Dir: rel})
 	}
 	if len(j.Ready) == j.Want {
-		l.command(wire.CmdStart, j.Generation) // ranks that started ignore it
+		_ = l.command(wire.CmdStart, j.Generation) // ranks that started ignore it; publish logs a failure, and a rank repeats its Ready
 	} else {
 		for r := range j.Members {
 			if !j.Ready[r] {

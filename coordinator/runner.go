@@ -325,7 +325,7 @@ func (s *JobRunner) result(j Job, started time.Time, metrics map[string]float64)
 
 func (s *JobRunner) printf(format string, a ...any) {
 	if s.cfg.Progress != nil {
-		fmt.Fprintf(s.cfg.Progress, format, a...)
+		_, _ = fmt.Fprintf(s.cfg.Progress, format, a...) // lines for a person; a broken writer must not stop the job
 	}
 }
 

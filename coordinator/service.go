@@ -75,7 +75,7 @@ func (sv *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("coordinator: %w", err)
 		}
-		defer sub.Unsubscribe()
+		defer func() { _ = sub.Unsubscribe() }() // fails only on a closed connection, which has dropped it already
 	}
 	for ctx.Err() == nil {
 		term, lost, err := r.WaitLeading(ctx)
@@ -97,7 +97,7 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 	var subs []*nats.Subscription
 	defer func() {
 		for _, s := range subs {
-			s.Unsubscribe()
+			_ = s.Unsubscribe() // fails only on a closed connection, which has dropped it already
 		}
 	}()
 	shared := map[string]string{"submit": wire.SubmitSubject, "status": wire.StatusSubject,
@@ -198,7 +198,7 @@ func (sv *Service) handleDone(m *nats.Msg) {
 		return
 	}
 	if j, ok := sv.cfg.Raft.fsm.Job(d.Job); ok && (j.Finished() || d.Generation < j.Generation) {
-		m.Respond([]byte("ok"))
+		_ = m.Respond([]byte("ok")) // a rank not answered repeats its report
 	}
 }
 
@@ -207,7 +207,7 @@ func (sv *Service) reply(m *nats.Msg, r *wire.Reply) {
 		return
 	}
 	if b, err := wire.Encode(r); err == nil {
-		m.Respond(b)
+		_ = m.Respond(b) // a client not answered times out and may ask again
 	}
 }
 
