@@ -269,14 +269,19 @@ func (j *Job) join(op Op) error {
 
 // start begins a new ring generation with the members in join order.
 func (j *Job) start(op Op) error {
-	if op.Want > 0 && op.Want <= len(j.Members) {
-		// An elastic restart goes on with fewer workers than asked;
-		// those left out wait for the next generation.
+	// An elastic restart goes on with fewer workers than asked (op.Want);
+	// those left out wait for the next generation.
+	members, want := len(j.Members), j.Want
+	cut := op.Want > 0 && op.Want <= members
+	if cut {
+		members, want = op.Want, op.Want
+	}
+	if j.Phase != phaseWaiting || members != want || want == 0 {
+		return opErr(op, "phase %s with %d of %d workers", j.Phase, members, want)
+	}
+	if cut {
 		j.Pending = append(j.Pending, j.Members[op.Want:]...)
 		j.Members, j.Want = j.Members[:op.Want:op.Want], op.Want
-	}
-	if j.Phase != phaseWaiting || len(j.Members) != j.Want || j.Want == 0 {
-		return opErr(op, "phase %s with %d of %d workers", j.Phase, len(j.Members), j.Want)
 	}
 	j.Phase = phaseRunning
 	j.Generation++
