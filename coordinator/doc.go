@@ -1,18 +1,31 @@
-// Package coordinator runs a job over a set of training workers that talk
+// Package coordinator runs jobs over a set of training workers that talk
 // only through NATS.
 //
-// The coordinator's knowledge is a State: the job, its members, the ring
-// generation, the progress and the newest checkpoint. State changes only
-// through Apply(Op), a deterministic function of the ops applied so far,
-// so that the next step can replicate it with raft (an FSM whose log
-// entries are Ops) without changing it.
+// Two types run it, one inside the other:
 //
-// The job loop (loop.go) owns one job for one term of leadership: it
-// reads the state only as copies and changes it only through the store
-// (memStore, or raft), and each event has its method: onJoin (join.go),
-// the ring-formation handshake and takeover (ring.go), reports
-// (reports.go), heartbeats (liveness.go), failures, regroups and growth
-// (failure.go).
+//   - A JobRunner (NewJobRunner, runner.go) runs one job to its end: it
+//     waits for the workers, forms the ring, follows the reports and
+//     re-forms a failed ring. cmd/coordinator runs one for a job given on
+//     its command line, and package local runs one in-process.
+//   - A Service (NewService, service.go) is the long-running coordinator
+//     of a standing raft group: while its node leads, it answers the job
+//     API (submit, status, cancel, resume) and runs the queued jobs one
+//     after the other, each with a JobRunner.
+//
+// Both keep what they know in a state (state.go): the jobs, their
+// members, ring generations, progress and newest checkpoints. The state
+// changes only through ops (Op), each applied by a deterministic function
+// of the ops before it, so that raft can replicate it (raft.go: a Node's
+// FSM, whose log entries are ops) and a new leader take over a running
+// job where the last one left it. Job is a copy of one job's record; its
+// Phase is "waiting", "running", "done", "stopped" or "failed".
+//
+// A JobRunner's job loop (loop.go) owns the job for one term of
+// leadership: it reads the state only as copies and changes it only
+// through the store (memStore, or raft), and each event has its method:
+// onJoin (join.go), the ring-formation handshake and takeover (ring.go),
+// reports (reports.go), heartbeats (liveness.go), failures, regroups and
+// growth (failure.go).
 //
 // Protocol (subjects in package internal/wire):
 //

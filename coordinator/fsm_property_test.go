@@ -22,7 +22,7 @@ import (
 // divergence between replicas, and a panic is a crash loop: raft applies
 // the entry again on every restart.
 
-// outcome is what State.Apply made of one op.
+// outcome is what state.Apply made of one op.
 type outcome struct {
 	Err   string // "" for nil
 	Panic string // "" when Apply returned
@@ -39,7 +39,7 @@ func (o outcome) String() string {
 }
 
 // applyOne applies op to s, turning a panic into an outcome.
-func applyOne(s *State, op Op) (o outcome) {
+func applyOne(s *state, op Op) (o outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.Panic = fmt.Sprint(r)
@@ -61,11 +61,11 @@ func (s *bufferSink) ID() string    { return "buffer" }
 func (s *bufferSink) Close() error  { s.closed = true; return nil }
 func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
 
-// roundTrip takes s through what raft does with it: FSM.Snapshot,
-// Persist into a sink, and FSM.Restore into a fresh FSM.
-func roundTrip(t testing.TB, s *State) *State {
+// roundTrip takes s through what raft does with it: fsm.Snapshot,
+// Persist into a sink, and fsm.Restore into a fresh fsm.
+func roundTrip(t testing.TB, s *state) *state {
 	t.Helper()
-	snap, err := (&FSM{state: s}).Snapshot()
+	snap, err := (&fsm{st: s}).Snapshot()
 	if err != nil {
 		t.Fatalf("Snapshot: %v", err)
 	}
@@ -74,18 +74,18 @@ func roundTrip(t testing.TB, s *State) *State {
 		t.Fatalf("Persist: %v (closed %v, cancelled %v)", err, sink.closed, sink.cancelled)
 	}
 	snap.Release()
-	f := NewFSM()
+	f := newFSM()
 	if err := f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	return f.state
+	return f.st
 }
 
 // canon rewrites the one thing JSON does not keep and the state does not
 // care about: a nil Spec comes back from a snapshot as the JSON null
 // (specSteps reads both as 0). Everything else must survive exactly: nil
 // and empty maps and slices are told apart.
-func canon(s *State) *State {
+func canon(s *state) *state {
 	for _, j := range s.Jobs {
 		if j != nil && string(j.Spec) == "null" {
 			j.Spec = nil
@@ -94,12 +94,12 @@ func canon(s *State) *State {
 	return s
 }
 
-// straight applies ops to a new State and returns it with each outcome.
-// Before each op it checks State.Check: the same error as Apply, and no
+// straight applies ops to a new state and returns it with each outcome.
+// Before each op it checks state.Check: the same error as Apply, and no
 // change to the state.
-func straight(t testing.TB, ops []Op) (*State, []outcome) {
+func straight(t testing.TB, ops []Op) (*state, []outcome) {
 	t.Helper()
-	s := NewState()
+	s := newState()
 	out := make([]outcome, len(ops))
 	for i, op := range ops {
 		before := s.clone()
@@ -115,8 +115,8 @@ func straight(t testing.TB, ops []Op) (*State, []outcome) {
 	return s, out
 }
 
-// checkOne is applyOne for State.Check.
-func checkOne(s *State, op Op) (o outcome) {
+// checkOne is applyOne for state.Check.
+func checkOne(s *state, op Op) (o outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.Panic = fmt.Sprint(r)
@@ -132,9 +132,9 @@ func checkOne(s *State, op Op) (o outcome) {
 // rest; the outcomes and the final state must be those of want and
 // wantOut (ops applied straight through). It returns the outcomes after
 // the restore, and what differed.
-func checkCut(t testing.TB, ops []Op, cut int, want *State, wantOut []outcome) ([]outcome, error) {
+func checkCut(t testing.TB, ops []Op, cut int, want *state, wantOut []outcome) ([]outcome, error) {
 	t.Helper()
-	s := NewState()
+	s := newState()
 	for _, op := range ops[:cut] {
 		applyOne(s, op)
 	}
@@ -155,7 +155,7 @@ func checkCut(t testing.TB, ops []Op, cut int, want *State, wantOut []outcome) (
 
 // diffStates names the first fields where a and b differ ("" if none),
 // printed with %#v so that nil and empty maps are told apart.
-func diffStates(a, b *State) string {
+func diffStates(a, b *state) string {
 	if reflect.DeepEqual(a, b) {
 		return ""
 	}
@@ -190,7 +190,7 @@ func diffStates(a, b *State) string {
 }
 
 // mustCut is checkCut for tests that stop at the first difference.
-func mustCut(t testing.TB, ops []Op, cut int, want *State, wantOut []outcome) []outcome {
+func mustCut(t testing.TB, ops []Op, cut int, want *state, wantOut []outcome) []outcome {
 	t.Helper()
 	got, err := checkCut(t, ops, cut, want, wantOut)
 	if err != nil {
@@ -204,9 +204,9 @@ var (
 	propJobs    = []string{"a", "b"}
 	propWorkers = []string{"w1", "w2", "w3", "w4", "w5"}
 	propSpecs   = []json.RawMessage{nil, spec(20), spec(50)}
-	allOpKinds  = []string{OpSubmit, OpJoin, OpStart, OpProgress, OpCheckpoint, OpRankDone, OpStopAsked, OpReady, OpRegroup, OpCancel, OpGrow, OpFinish}
+	allOpKinds  = []string{opSubmit, opJoin, opStart, opProgress, opCheckpoint, opRankDone, opStopAsked, opReady, opRegroup, opCancel, opGrow, opFinish}
 	propIncs    = []string{"", "inc00001", "inc00002"}
-	allPhases   = []string{PhaseWaiting, PhaseRunning, PhaseDone, PhaseStopped, PhaseFailed}
+	allPhases   = []string{phaseWaiting, phaseRunning, phaseDone, phaseStopped, phaseFailed}
 )
 
 // opGen writes plausible op sequences: mostly ops that fit the chosen
@@ -215,7 +215,7 @@ var (
 // happens.
 type opGen struct {
 	r *rand.Rand
-	s *State // the ops so far, applied straight through
+	s *state // the ops so far, applied straight through
 }
 
 func (g *opGen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
@@ -224,7 +224,7 @@ func (g *opGen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
 func (g *opGen) chance(n, d int) bool { return g.r.IntN(d) < n }
 
 func (g *opGen) sequence(n int) []Op {
-	g.s = NewState()
+	g.s = newState()
 	ops := make([]Op, n)
 	for i := range ops {
 		ops[i] = g.op()
@@ -244,60 +244,60 @@ func (g *opGen) op() Op {
 	}
 	steps := j.specSteps()
 	switch j.Phase {
-	case PhaseWaiting:
+	case phaseWaiting:
 		switch k := g.r.IntN(20); {
 		case k < 11 && len(j.Members) < j.Want, k < 4:
-			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
+			return Op{Kind: opJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
 		case k < 17:
-			op := Op{Kind: OpStart, Job: id}
+			op := Op{Kind: opStart, Job: id}
 			if len(j.Members) > 0 && g.chance(1, 3) {
 				op.Want = 1 + g.r.IntN(len(j.Members)) // an elastic start
 			}
 			return op
 		case k < 18:
-			return Op{Kind: OpCancel, Job: id}
+			return Op{Kind: opCancel, Job: id}
 		}
-	case PhaseRunning:
+	case phaseRunning:
 		switch k := g.r.IntN(40); {
 		case k < 12:
-			return Op{Kind: OpReady, Job: id, Rank: g.r.IntN(j.Want+2) - 1}
+			return Op{Kind: opReady, Job: id, Rank: g.r.IntN(j.Want+2) - 1}
 		case k < 22:
-			op := Op{Kind: OpRankDone, Job: id, Rank: g.r.IntN(j.Want + 1), Step: g.pick2(j.Step, steps)}
+			op := Op{Kind: opRankDone, Job: id, Rank: g.r.IntN(j.Want + 1), Step: g.pick2(j.Step, steps)}
 			if g.chance(1, 8) {
 				op.Error = "ring broken"
 			}
 			return op
 		case k < 25:
-			op := Op{Kind: OpRegroup, Job: id, Want: g.r.IntN(4), Step: j.LatestStep, Resume: j.Latest}
+			op := Op{Kind: opRegroup, Job: id, Want: g.r.IntN(4), Step: j.LatestStep, Resume: j.Latest}
 			if g.chance(1, 2) {
 				op.Error = "rank died"
 			}
 			return op
 		case k < 28:
-			return Op{Kind: OpJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
+			return Op{Kind: opJoin, Job: id, Worker: g.pick(propWorkers), Incarnation: g.pick(propIncs)}
 		case k < 29:
-			return Op{Kind: OpCancel, Job: id}
+			return Op{Kind: opCancel, Job: id}
 		case k < 30:
-			return Op{Kind: OpStopAsked, Job: id}
+			return Op{Kind: opStopAsked, Job: id}
 		case k < 31:
-			return Op{Kind: OpStart, Job: id}
+			return Op{Kind: opStart, Job: id}
 		case k < 33:
-			return Op{Kind: OpGrow, Job: id, Step: int(j.Generation) - g.r.IntN(2)}
+			return Op{Kind: opGrow, Job: id, Step: int(j.Generation) - g.r.IntN(2)}
 		case k < 34:
-			return Op{Kind: OpFinish, Job: id, Step: g.pick2(j.Step, steps), Dir: "final"}
+			return Op{Kind: opFinish, Job: id, Step: g.pick2(j.Step, steps), Dir: "final"}
 		}
-	case PhaseFailed:
+	case phaseFailed:
 		if g.chance(1, 2) {
-			return Op{Kind: OpRankDone, Job: id, Rank: g.r.IntN(j.Want + 1), Step: j.Step}
+			return Op{Kind: opRankDone, Job: id, Rank: g.r.IntN(j.Want + 1), Step: j.Step}
 		}
 		if g.chance(3, 5) {
 			return g.submit(id)
 		}
-	case PhaseStopped:
+	case phaseStopped:
 		if g.chance(3, 5) {
 			return g.submit(id)
 		}
-	case PhaseDone:
+	case phaseDone:
 		if g.chance(1, 4) {
 			return g.submit(id) // refused: a done job stays done
 		}
@@ -305,10 +305,10 @@ func (g *opGen) op() Op {
 	// Reports that any phase takes.
 	switch g.r.IntN(3) {
 	case 0:
-		return Op{Kind: OpProgress, Job: id, Step: j.Step + g.r.IntN(10), Loss: float64(g.r.IntN(1000)) / 7, Rate: float64(g.r.IntN(100)) / 3}
+		return Op{Kind: opProgress, Job: id, Step: j.Step + g.r.IntN(10), Loss: float64(g.r.IntN(1000)) / 7, Rate: float64(g.r.IntN(100)) / 3}
 	case 1:
 		step := j.LatestStep + g.r.IntN(10) - 3
-		return Op{Kind: OpCheckpoint, Job: id, Step: step, Dir: fmt.Sprintf("d%d", step)}
+		return Op{Kind: opCheckpoint, Job: id, Step: step, Dir: fmt.Sprintf("d%d", step)}
 	}
 	return g.wild(id)
 }
@@ -325,7 +325,7 @@ func (g *opGen) pick2(a, b int) int {
 }
 
 func (g *opGen) submit(id string) Op {
-	op := Op{Kind: OpSubmit, Job: id, Spec: propSpecs[g.r.IntN(len(propSpecs))], Want: 1 + g.r.IntN(3)}
+	op := Op{Kind: opSubmit, Job: id, Spec: propSpecs[g.r.IntN(len(propSpecs))], Want: 1 + g.r.IntN(3)}
 	if g.chance(1, 3) {
 		op.Min = g.r.IntN(op.Want + 2) // above Want: refused
 	}
@@ -382,12 +382,12 @@ func TestFSMSnapshotAnywhere(t *testing.T) {
 		}
 		total += len(ops)
 		// Which phases did the sequence reach?
-		s, seen := NewState(), map[string]bool{}
+		s, seen := newState(), map[string]bool{}
 		cutRunning, cutEmpty := make([]bool, len(ops)+1), make([]bool, len(ops)+1)
 		for i := 0; ; i++ {
 			for _, j := range s.Jobs {
 				seen[j.Phase] = true
-				if j.Phase == PhaseRunning {
+				if j.Phase == phaseRunning {
 					cutRunning[i] = true
 					cutEmpty[i] = cutEmpty[i] || len(j.Ready) == 0 || len(j.Done) == 0
 				}
@@ -459,9 +459,9 @@ func TestFSMSnapshotAnywhere(t *testing.T) {
 // snapshot of a ring that has just started (no rank ready or done yet),
 // then the first ready report.
 func TestFSMSnapshotOfAStartedRing(t *testing.T) {
-	ops := []Op{{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 2},
-		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"},
-		{Kind: OpReady, Job: "j", Rank: 0}, {Kind: OpRankDone, Job: "j", Rank: 1, Step: 3}}
+	ops := []Op{{Kind: opSubmit, Job: "j", Spec: spec(10), Want: 2},
+		{Kind: opJoin, Job: "j", Worker: "a"}, {Kind: opJoin, Job: "j", Worker: "b"}, {Kind: opStart, Job: "j"},
+		{Kind: opReady, Job: "j", Rank: 0}, {Kind: opRankDone, Job: "j", Rank: 1, Step: 3}}
 	want, wantOut := straight(t, ops)
 	for cut := range len(ops) + 1 {
 		mustCut(t, ops, cut, want, wantOut)
@@ -553,17 +553,17 @@ func fuzzInput(cut byte, ops ...[]byte) []byte {
 func TestFSMRestoresOldSnapshot(t *testing.T) {
 	const old = `{"jobs":{"j":{"id":"j","spec":{"steps":10},"want":2,"phase":"running","members":["a","b"],` +
 		`"generation":1,"step":0,"latest_step":0,"seq":0},"gone":null},"next_seq":1}`
-	f := NewFSM()
+	f := newFSM()
 	if err := f.Restore(io.NopCloser(strings.NewReader(old))); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := straight(t, []Op{{Kind: OpSubmit, Job: "j", Spec: spec(10), Want: 2},
-		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"}, {Kind: OpStart, Job: "j"}})
-	if d := diffStates(want, f.state); d != "" {
+	want, _ := straight(t, []Op{{Kind: opSubmit, Job: "j", Spec: spec(10), Want: 2},
+		{Kind: opJoin, Job: "j", Worker: "a"}, {Kind: opJoin, Job: "j", Worker: "b"}, {Kind: opStart, Job: "j"}})
+	if d := diffStates(want, f.st); d != "" {
 		t.Fatalf("restored: %s", d)
 	}
-	for _, op := range []Op{{Kind: OpReady, Job: "j", Rank: 0}, {Kind: OpRankDone, Job: "j", Rank: 1, Step: 10}} {
-		if o := applyOne(f.state, op); o != (outcome{}) {
+	for _, op := range []Op{{Kind: opReady, Job: "j", Rank: 0}, {Kind: opRankDone, Job: "j", Rank: 1, Step: 10}} {
+		if o := applyOne(f.st, op); o != (outcome{}) {
 			t.Fatalf("%+v: %v", op, o)
 		}
 	}

@@ -109,7 +109,7 @@ func (lv *liveness) other(worker, inc string, d time.Duration) (string, beat, bo
 // for DeadAfter.
 func (l *loop) checkHeartbeats() {
 	j := &l.j
-	if j.Phase != PhaseRunning {
+	if j.Phase != phaseRunning {
 		return
 	}
 	dead := l.s.cfg.DeadAfter
@@ -123,7 +123,9 @@ func (l *loop) checkHeartbeats() {
 		if r == 0 && b.hb.Job == l.s.jobID && b.hb.Generation == j.Generation && b.hb.Step > j.Step && b.hb.Step <= l.s.spec.Steps {
 			// Where the ring is, by its rank 0's own account: a new leader
 			// learns it here before the next progress report.
-			l.apply(Op{Kind: OpProgress, Job: l.s.jobID, Step: b.hb.Step, Loss: j.Loss, Rate: j.Rate})
+			// Best effort (apply logs a refusal): the next heartbeat or
+			// progress report carries the step again.
+			_ = l.apply(Op{Kind: opProgress, Job: l.s.jobID, Step: b.hb.Step, Loss: j.Loss, Rate: j.Rate})
 		}
 		if since := l.live.now().Sub(b.at); since > dead {
 			l.warn(fmt.Sprintf("worker %s (rank %d, incarnation %s) declared dead: no heartbeat for %v", w, r, inc, since.Round(time.Millisecond)),

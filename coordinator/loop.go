@@ -20,7 +20,7 @@ import (
 // heartbeats (liveness, which has its own lock), and the job's record is
 // a copy, refreshed from the store after every change.
 type loop struct {
-	s    *Server
+	s    *JobRunner
 	ctx  context.Context
 	term uint64
 	lost <-chan struct{} // closed when this node stops leading (nil: never)
@@ -57,7 +57,7 @@ const (
 	msgQueue  = 4 * wire.MaxWorld
 )
 
-func newLoop(ctx context.Context, s *Server, term uint64, lost <-chan struct{}) (*loop, error) {
+func newLoop(ctx context.Context, s *JobRunner, term uint64, lost <-chan struct{}) (*loop, error) {
 	l := &loop{s: s, ctx: ctx, term: term, lost: lost, finalCkpt: -1, ctxDone: ctx.Done(),
 		log:   s.log.With(zap.String("job", s.jobID), zap.Uint64("term", term)),
 		live:  newLiveness(),
@@ -116,7 +116,7 @@ func newLoop(ctx context.Context, s *Server, term uint64, lost <-chan struct{}) 
 
 func (l *loop) close() {
 	for _, sb := range l.subs {
-		sb.Unsubscribe()
+		_ = sb.Unsubscribe() // fails only on a closed connection, which has dropped it already
 	}
 }
 
@@ -171,14 +171,14 @@ func (l *loop) command(kind string, gen uint64) error {
 func (l *loop) event(msg string, fields ...zap.Field) {
 	l.log.Info(msg, append(fields, zap.Uint64("generation", l.j.Generation))...)
 	if l.s.cfg.Progress != nil {
-		fmt.Fprintln(l.s.cfg.Progress, msg)
+		_, _ = fmt.Fprintln(l.s.cfg.Progress, msg) // lines for a person; a broken writer must not stop the job
 	}
 }
 
 func (l *loop) warn(msg string, fields ...zap.Field) {
 	l.log.Warn(msg, append(fields, zap.Uint64("generation", l.j.Generation))...)
 	if l.s.cfg.Progress != nil {
-		fmt.Fprintln(l.s.cfg.Progress, msg)
+		_, _ = fmt.Fprintln(l.s.cfg.Progress, msg) // lines for a person; a broken writer must not stop the job
 	}
 }
 
@@ -205,7 +205,7 @@ func (l *loop) run(started time.Time) (*Result, error) {
 	for {
 		l.refresh() // a cancel may have been applied by the service
 		if l.j.Finished() {
-			needSamples := s.cfg.WaitSamples && l.j.Phase == PhaseDone && l.metrics == nil
+			needSamples := s.cfg.WaitSamples && l.j.Phase == phaseDone && l.metrics == nil
 			if !needSamples {
 				break
 			}
@@ -214,9 +214,9 @@ func (l *loop) run(started time.Time) (*Result, error) {
 				s.printf("training done; waiting for the sampler\n")
 			}
 		}
-		if len(l.held) > 0 && l.j.Phase != PhaseRunning {
+		if len(l.held) > 0 && l.j.Phase != phaseRunning {
 			for _, m := range l.held {
-				m.Respond([]byte("ok"))
+				_ = m.Respond([]byte("ok")) // a rank not answered repeats its report
 			}
 			l.held = nil
 		}
@@ -230,7 +230,7 @@ func (l *loop) run(started time.Time) (*Result, error) {
 			return l.result(), &NotLeaderError{}
 		case <-l.ctxDone:
 			l.ctxDone = nil
-			if l.j.Phase == PhaseWaiting || l.j.Finished() {
+			if l.j.Phase == phaseWaiting || l.j.Finished() {
 				return l.result(), l.ctx.Err()
 			}
 			l.stop()
@@ -247,7 +247,7 @@ func (l *loop) run(started time.Time) (*Result, error) {
 		case <-handshake.C:
 			l.onHandshakeTick()
 		case <-tick.C:
-			if l.j.Phase == PhaseRunning && l.haveProgress {
+			if l.j.Phase == phaseRunning && l.haveProgress {
 				l.printProgress()
 			}
 		case <-beatCheck.C:
@@ -265,27 +265,29 @@ func (l *loop) finish() (*Result, error) {
 	s := l.s
 	// Whoever is still in the job leaves it: a failed job's other ranks,
 	// or workers a forged or lost message left behind.
-	l.command(wire.CmdEnd, 0)
-	if l.j.Phase == PhaseDone {
+	_ = l.command(wire.CmdEnd, 0) // publish logs a failure; the job's end is recorded
+	if l.j.Phase == phaseDone {
 		// A checkpoint announced while no coordinator led (failover) was
 		// not heard: the storage is the authority.
 		if c, _, err := checkpoint.Latest(filepath.Join(s.runDir, "checkpoints")); err == nil && int(c.Manifest.Step) > l.j.LatestStep {
 			if rel, err := filepath.Rel(s.runDir, c.Dir); err == nil {
-				l.apply(Op{Kind: OpCheckpoint, Job: s.jobID, Step: int(c.Manifest.Step), Dir: rel})
+				// apply logs a refusal; the result then names the newest
+				// recorded checkpoint, and the newer one stays on storage.
+				_ = l.apply(Op{Kind: opCheckpoint, Job: s.jobID, Step: int(c.Manifest.Step), Dir: rel})
 			}
 		}
 	}
 	res := l.result()
 	j := l.j
 	switch j.Phase {
-	case PhaseFailed:
+	case phaseFailed:
 		hint := ""
 		if j.Latest != "" {
 			hint = fmt.Sprintf("; newest checkpoint %s (step %d): resume with --resume %s", res.Latest, j.LatestStep, s.runDir)
 		}
 		l.log.Error("job failed", zap.String("error", j.Error))
 		return res, fmt.Errorf("%w: %s%s", ErrJobFailed, j.Error, hint)
-	case PhaseStopped:
+	case phaseStopped:
 		l.event(fmt.Sprintf("stopped at step %d; checkpoint %s; resume with --resume %s", j.Step, res.Latest, s.runDir))
 		if l.ctx.Err() != nil {
 			return res, l.ctx.Err()

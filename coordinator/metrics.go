@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (n *Node) RegisterMetrics(reg prometheus.Registerer) {
 	state := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_state",
 		Help: "Raft state of this coordinator: 0 follower, 1 candidate, 2 leader, 3 shut down."},
-		func() float64 { return float64(n.Raft.State()) })
+		func() float64 { return float64(n.raft.State()) })
 	leader := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_leader",
 		Help: "1 while this coordinator is the raft leader."},
 		func() float64 {
@@ -52,6 +52,6 @@ func (n *Node) RegisterMetrics(reg prometheus.Registerer) {
 		})
 	last := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "levy_coordinator_raft_last_index",
 		Help: "Index of the last raft log entry on this coordinator."},
-		func() float64 { return float64(n.Raft.LastIndex()) })
+		func() float64 { return float64(n.raft.LastIndex()) })
 	reg.MustRegister(state, leader, last)
 }

@@ -27,7 +27,7 @@ func (p *Partition) Cut() {
 	defer p.mu.Unlock()
 	p.cut = true
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close() // cutting is the point; a link closed already is cut
 	}
 	p.conns = nil
 }
@@ -46,7 +46,7 @@ func (p *Partition) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut {
-		c.Close()
+		_ = c.Close() // refusing the link is the point
 		return false
 	}
 	if p.conns == nil {

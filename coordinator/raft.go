@@ -39,52 +39,53 @@ func (e *NotLeaderError) Error() string {
 
 func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 
-// FSM replicates a State through raft: each log entry is one JSON Op.
-type FSM struct {
-	mu    sync.RWMutex
-	state *State
+// fsm is the raft FSM of a Node: it replicates a state, one JSON Op per
+// log entry.
+type fsm struct {
+	mu sync.RWMutex
+	st *state
 }
 
-// NewFSM returns an FSM over an empty State.
-func NewFSM() *FSM { return &FSM{state: NewState()} }
+// newFSM returns an FSM over an empty state.
+func newFSM() *fsm { return &fsm{st: newState()} }
 
 // Apply applies one committed entry; it returns the Op's error (or nil).
-func (f *FSM) Apply(l *raft.Log) any {
+func (f *fsm) Apply(l *raft.Log) any {
 	var op Op
 	if err := json.Unmarshal(l.Data, &op); err != nil {
 		return fmt.Errorf("%w: undecodable log entry %d: %v", ErrOp, l.Index, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.state.Apply(op)
+	return f.st.Apply(op)
 }
 
 // Check returns the error that applying op now would return, without
 // applying it.
-func (f *FSM) Check(op Op) error {
+func (f *fsm) Check(op Op) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.state.Check(op)
+	return f.st.Check(op)
 }
 
 // Job returns a deep copy of job id.
-func (f *FSM) Job(id string) (Job, bool) {
+func (f *fsm) Job(id string) (Job, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	j := f.state.Jobs[id]
+	j := f.st.Jobs[id]
 	if j == nil {
 		return Job{}, false
 	}
-	return *j.Clone(), true
+	return *j.clone(), true
 }
 
 // Jobs returns deep copies of all jobs in submission order.
-func (f *FSM) Jobs() []Job {
+func (f *fsm) Jobs() []Job {
 	f.mu.RLock()
-	out := make([]Job, 0, len(f.state.Jobs))
-	for _, j := range f.state.Jobs {
+	out := make([]Job, 0, len(f.st.Jobs))
+	for _, j := range f.st.Jobs {
 		if j != nil {
-			out = append(out, *j.Clone())
+			out = append(out, *j.clone())
 		}
 	}
 	f.mu.RUnlock()
@@ -93,17 +94,17 @@ func (f *FSM) Jobs() []Job {
 }
 
 // Read runs fn with the state under a read lock; fn must not keep it.
-func (f *FSM) Read(fn func(*State)) {
+func (f *fsm) Read(fn func(*state)) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	fn(f.state)
+	fn(f.st)
 }
 
 // Snapshot captures the state as JSON.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	b, err := json.Marshal(f.state)
+	b, err := json.Marshal(f.st)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +112,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore replaces the state with a snapshot.
-func (f *FSM) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	s := NewState()
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer func() { _ = rc.Close() }() // read to the end or refused below; a failing Close loses nothing
+	s := newState()
 	dec := json.NewDecoder(rc)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
@@ -121,7 +122,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	s.normalize()
 	f.mu.Lock()
-	f.state = s
+	f.st = s
 	f.mu.Unlock()
 	return nil
 }
@@ -130,7 +131,7 @@ type snapshot []byte
 
 func (s snapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := sink.Write(s); err != nil {
-		sink.Cancel()
+		_ = sink.Cancel() // the write's error is the one to report
 		return err
 	}
 	return sink.Close()
@@ -231,8 +232,8 @@ func (c NodeConfig) TLS() bool { return c.TLSCAFile != "" }
 // Node is one member of the coordinators' raft group.
 type Node struct {
 	cfg   NodeConfig
-	Raft  *raft.Raft
-	FSM   *FSM
+	raft  *raft.Raft
+	fsm   *fsm
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
 	lead  *leadership
@@ -257,6 +258,31 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("coordinator: --data-dir: %w", err)
 	}
+	rc := raftConfig(cfg, log)
+	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: opening %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
+	if err != nil {
+		return nil, closeAfter(err, store)
+	}
+	trans, err := newTransport(cfg, rc.Logger)
+	if err != nil {
+		return nil, closeAfter(err, store)
+	}
+	f := newFSM()
+	r, err := startRaft(cfg, rc, f, store, snaps, trans)
+	if err != nil {
+		return nil, closeAfter(err, trans, store)
+	}
+	n := &Node{cfg: cfg, raft: r, fsm: f, trans: trans, store: store, lead: newLeadership()}
+	go n.lead.watch(r.LeaderCh(), r.CurrentTerm)
+	return n, nil
+}
+
+// raftConfig is raft's configuration for the node.
+func raftConfig(cfg NodeConfig, log *zap.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	// Raft's entries go to zap as structured entries, at info and above
@@ -277,42 +303,39 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.SnapshotInterval > 0 {
 		rc.SnapshotInterval = cfg.SnapshotInterval
 	}
-	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.DataDir, "raft.db"))
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: opening %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
-	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, rc.Logger)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
+	return rc
+}
+
+// newTransport listens on cfg.Bind: over mutual TLS, through a test's
+// Partition, or over plain TCP.
+func newTransport(cfg NodeConfig, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	addr, err := net.ResolveTCPAddr("tcp", cfg.Bind)
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
 	var trans *raft.NetworkTransport
 	if cfg.TLS() {
 		tc, terr := raftTLSConfig(cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile)
 		if terr != nil {
-			store.Close()
 			return nil, terr
 		}
-		trans, err = newTLSTransport(cfg.Bind, addr, tc, rc.Logger)
+		trans, err = newTLSTransport(cfg.Bind, addr, tc, logger)
 	} else if cfg.Partition != nil {
-		trans, err = newPartitionTransport(cfg.Bind, addr, cfg.Partition, rc.Logger)
+		trans, err = newPartitionTransport(cfg.Bind, addr, cfg.Partition, logger)
 	} else {
-		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, rc.Logger)
+		trans, err = raft.NewTCPTransportWithLogger(cfg.Bind, addr, 3, 5*time.Second, logger)
 	}
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("coordinator: --raft-bind %s: %w", cfg.Bind, err)
 	}
-	fsm := NewFSM()
+	return trans, nil
+}
+
+// startRaft bootstraps the group from cfg.Peers if the node has no
+// state yet, and starts raft.
+func startRaft(cfg NodeConfig, rc *raft.Config, f *fsm, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, trans raft.Transport) (*raft.Raft, error) {
 	has, err := raft.HasExistingState(store, store, snaps)
 	if err != nil {
-		trans.Close()
-		store.Close()
 		return nil, err
 	}
 	if !has {
@@ -321,42 +344,50 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
 		}
 		if err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
-			trans.Close()
-			store.Close()
 			return nil, fmt.Errorf("coordinator: bootstrapping raft: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(rc, f, store, store, snaps, trans)
 	if err != nil {
-		trans.Close()
-		store.Close()
 		return nil, fmt.Errorf("coordinator: starting raft: %w", err)
 	}
-	n := &Node{cfg: cfg, Raft: r, FSM: fsm, trans: trans, store: store, lead: newLeadership()}
-	go n.lead.watch(r.LeaderCh(), r.CurrentTerm)
-	return n, nil
+	return r, nil
+}
+
+// closeAfter closes what a failed NewNode opened and returns err, the
+// failure to report: a Close failing after it adds nothing the caller
+// could act on.
+func closeAfter(err error, cs ...io.Closer) error {
+	for _, c := range cs {
+		_ = c.Close() // err says what failed
+	}
+	return err
 }
 
 // IsLeader reports whether this node leads.
-func (n *Node) IsLeader() bool { return n.Raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
 // Leader returns the leader's ID and address ("" when unknown).
 func (n *Node) Leader() (id, addr string) {
-	a, i := n.Raft.LeaderWithID()
+	a, i := n.raft.LeaderWithID()
 	return string(i), string(a)
 }
 
-// Apply replicates op and applies it; on a follower it returns a
+// Job returns a copy of job id's record as this node has applied it (a
+// follower's may lag the leader's).
+func (n *Node) Job(id string) (Job, bool) { return n.fsm.Job(id) }
+
+// apply replicates op and applies it; on a follower it returns a
 // *NotLeaderError naming the leader. An op the state refuses returns its
 // error (wrapping ErrOp) without being replicated, once this leader's
 // FSM has caught up with the log (see checkable).
-func (n *Node) Apply(op Op, timeout time.Duration) error {
+func (n *Node) apply(op Op, timeout time.Duration) error {
 	if !n.IsLeader() {
 		id, addr := n.Leader()
 		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 	}
 	if n.checkable(timeout) {
-		if err := n.FSM.Check(op); err != nil {
+		if err := n.fsm.Check(op); err != nil {
 			return err
 		}
 	}
@@ -364,7 +395,7 @@ func (n *Node) Apply(op Op, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	f := n.Raft.Apply(b, timeout)
+	f := n.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			id, addr := n.Leader()
@@ -385,11 +416,11 @@ func (n *Node) Apply(op Op, timeout time.Duration) error {
 // ("no such job" for a job whose submit succeeded). A failed barrier
 // leaves the op to go through raft, as every op did before.
 func (n *Node) checkable(timeout time.Duration) bool {
-	term := n.Raft.CurrentTerm()
+	term := n.raft.CurrentTerm()
 	if n.caughtUp.Load() == term {
 		return true
 	}
-	if err := n.Raft.Barrier(timeout).Error(); err != nil {
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
 		return false
 	}
 	// Storing the term read before the barrier: if the term moved on
@@ -400,9 +431,11 @@ func (n *Node) checkable(timeout time.Duration) bool {
 
 // Shutdown stops the node and closes its files.
 func (n *Node) Shutdown() error {
-	err := n.Raft.Shutdown().Error()
+	err := n.raft.Shutdown().Error()
 	n.lead.close()
-	n.trans.Close()
+	if terr := n.trans.Close(); err == nil {
+		err = terr
+	}
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}

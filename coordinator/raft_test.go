@@ -110,7 +110,7 @@ func (g *group) waitJob(i int, id string, step int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		ok := false
-		g.nodes[i].FSM.Read(func(s *State) {
+		g.nodes[i].fsm.Read(func(s *state) {
 			j := s.Jobs[id]
 			ok = j != nil && j.Step >= step
 		})
@@ -128,15 +128,15 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 	l := g.leader()
 	t.Logf("first leader %s after %v", g.peers[l].ID, time.Since(start).Round(time.Millisecond))
 	ld := g.nodes[l]
-	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(300), Want: 2},
-		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpJoin, Job: "j", Worker: "b"},
-		{Kind: OpStart, Job: "j"}, {Kind: OpProgress, Job: "j", Step: 100}} {
-		if err := ld.Apply(op, time.Second); err != nil {
+	for _, op := range []Op{{Kind: opSubmit, Job: "j", Spec: spec(300), Want: 2},
+		{Kind: opJoin, Job: "j", Worker: "a"}, {Kind: opJoin, Job: "j", Worker: "b"},
+		{Kind: opStart, Job: "j"}, {Kind: opProgress, Job: "j", Step: 100}} {
+		if err := ld.apply(op, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A refused op comes back as its error and changes nothing.
-	if err := ld.Apply(Op{Kind: OpJoin, Job: "j", Worker: "c"}, time.Second); !errors.Is(err, ErrOp) {
+	if err := ld.apply(Op{Kind: opJoin, Job: "j", Worker: "c"}, time.Second); !errors.Is(err, ErrOp) {
 		t.Fatalf("join of a full running job: %v", err)
 	}
 	for i := range g.nodes {
@@ -153,7 +153,7 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 	}
 	// A follower refuses to act and names the leader.
 	f := (l + 1) % 3
-	err := g.nodes[f].Apply(Op{Kind: OpProgress, Job: "j", Step: 101}, time.Second)
+	err := g.nodes[f].apply(Op{Kind: opProgress, Job: "j", Step: 101}, time.Second)
 	var nl *NotLeaderError
 	if !errors.As(err, &nl) || nl.LeaderID != g.peers[l].ID || !strings.Contains(err.Error(), g.peers[l].ID) {
 		t.Fatalf("follower Apply: %v", err)
@@ -170,7 +170,7 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 	// Under the race detector the fast timeouts can make leadership move
 	// again right after the failover: the op goes to whoever leads.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := g.nodes[l2].Apply(Op{Kind: OpProgress, Job: "j", Step: 200}, time.Second)
+		err := g.nodes[l2].apply(Op{Kind: opProgress, Job: "j", Step: 200}, time.Second)
 		if err == nil {
 			break
 		}
@@ -185,7 +185,7 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 	g.waitJob(l, "j", 200)
 	var gen uint64
 	var members []string
-	g.nodes[l].FSM.Read(func(s *State) { gen, members = s.Jobs["j"].Generation, s.Jobs["j"].Members })
+	g.nodes[l].fsm.Read(func(s *state) { gen, members = s.Jobs["j"].Generation, s.Jobs["j"].Members })
 	if gen != 1 || len(members) != 2 {
 		t.Fatalf("restarted node: generation %d, members %v", gen, members)
 	}
@@ -194,7 +194,7 @@ func TestRaftReplicatesAndFailsOver(t *testing.T) {
 func TestRaftSnapshotRestore(t *testing.T) {
 	g := newGroup(t, 3)
 	l := g.leader()
-	if err := g.nodes[l].Apply(Op{Kind: OpSubmit, Job: "s", Spec: spec(10), Want: 1}, time.Second); err != nil {
+	if err := g.nodes[l].apply(Op{Kind: opSubmit, Job: "s", Spec: spec(10), Want: 1}, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for i := range g.nodes {
@@ -202,7 +202,7 @@ func TestRaftSnapshotRestore(t *testing.T) {
 	}
 	// Snapshot every node, then restart one from its files only.
 	for _, nd := range g.nodes {
-		if err := nd.Raft.Snapshot().Error(); err != nil {
+		if err := nd.raft.Snapshot().Error(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,16 +215,16 @@ func TestRaftSnapshotRestore(t *testing.T) {
 		t.Error("no snapshot on disk")
 	}
 	// A snapshot restores into an equal state.
-	snap, err := g.nodes[l].FSM.Snapshot()
+	snap, err := g.nodes[l].fsm.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsm := NewFSM()
+	fsm := newFSM()
 	if err := fsm.Restore(readCloser(snap.(snapshot))); err != nil {
 		t.Fatal(err)
 	}
-	fsm.Read(func(s *State) {
-		if s.Jobs["s"] == nil || s.Jobs["s"].Phase != PhaseWaiting {
+	fsm.Read(func(s *state) {
+		if s.Jobs["s"] == nil || s.Jobs["s"].Phase != phaseWaiting {
 			t.Errorf("restored state %+v", s.Jobs)
 		}
 	})
@@ -254,30 +254,30 @@ func readCloser(b []byte) rc { return rc{strings.NewReader(string(b))} }
 func TestRaftRefusedOpsAreNotReplicated(t *testing.T) {
 	g := newGroup(t, 1)
 	ld := g.nodes[g.leader()]
-	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1},
-		{Kind: OpJoin, Job: "j", Worker: "a"}, {Kind: OpStart, Job: "j"}} {
-		if err := ld.Apply(op, time.Second); err != nil {
+	for _, op := range []Op{{Kind: opSubmit, Job: "j", Spec: spec(100), Want: 1},
+		{Kind: opJoin, Job: "j", Worker: "a"}, {Kind: opStart, Job: "j"}} {
+		if err := ld.apply(op, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const n = 20
-	before := ld.Raft.LastIndex()
+	before := ld.raft.LastIndex()
 	for i := range n {
-		for _, op := range []Op{{Kind: OpJoin, Job: "j", Worker: "a"}, // still in the ring
-			{Kind: OpJoin, Job: "j", Worker: fmt.Sprint("w", i)}, // the ring is full
-			{Kind: OpReady, Job: "j", Rank: 1}, {Kind: OpJoin, Job: "nobody", Worker: "a"}} {
-			if err := ld.Apply(op, time.Second); !errors.Is(err, ErrOp) {
+		for _, op := range []Op{{Kind: opJoin, Job: "j", Worker: "a"}, // still in the ring
+			{Kind: opJoin, Job: "j", Worker: fmt.Sprint("w", i)}, // the ring is full
+			{Kind: opReady, Job: "j", Rank: 1}, {Kind: opJoin, Job: "nobody", Worker: "a"}} {
+			if err := ld.apply(op, time.Second); !errors.Is(err, ErrOp) {
 				t.Fatalf("%+v: %v, want ErrOp", op, err)
 			}
 		}
 	}
-	if after := ld.Raft.LastIndex(); after != before {
+	if after := ld.raft.LastIndex(); after != before {
 		t.Fatalf("%d refused ops moved raft's last index from %d to %d", 4*n, before, after)
 	}
-	if err := ld.Apply(Op{Kind: OpReady, Job: "j", Rank: 0}, time.Second); err != nil {
+	if err := ld.apply(Op{Kind: opReady, Job: "j", Rank: 0}, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if after := ld.Raft.LastIndex(); after <= before {
+	if after := ld.raft.LastIndex(); after <= before {
 		t.Fatalf("an accepted op left raft's last index at %d", after)
 	}
 }
@@ -292,11 +292,11 @@ func TestRaftSnapshotThreshold(t *testing.T) {
 		c.SnapshotThreshold, c.SnapshotInterval = threshold, 10*time.Millisecond
 	})
 	ld := g.nodes[g.leader()]
-	if err := ld.Apply(Op{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1}, time.Second); err != nil {
+	if err := ld.apply(Op{Kind: opSubmit, Job: "j", Spec: spec(100), Want: 1}, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for step := 1; step <= 3*threshold; step++ {
-		if err := ld.Apply(Op{Kind: OpProgress, Job: "j", Step: step}, time.Second); err != nil {
+		if err := ld.apply(Op{Kind: opProgress, Job: "j", Step: step}, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -315,7 +315,7 @@ func TestRaftSnapshotThreshold(t *testing.T) {
 			t.Fatal(err)
 		}
 		if first > 1 {
-			t.Logf("snapshots %v; the log starts at index %d of %d", snaps, first, ld.Raft.LastIndex())
+			t.Logf("snapshots %v; the log starts at index %d of %d", snaps, first, ld.raft.LastIndex())
 			break
 		}
 		if time.Now().After(deadline) {

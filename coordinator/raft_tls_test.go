@@ -138,8 +138,8 @@ func TestRaftMutualTLS(t *testing.T) {
 		c.Log, c.Fast = core, false
 	})
 	l := g.leader()
-	for _, op := range []Op{{Kind: OpSubmit, Job: "j", Spec: spec(100), Want: 1}, {Kind: OpProgress, Job: "j", Step: 7}} {
-		if err := g.nodes[l].Apply(op, 2*time.Second); err != nil {
+	for _, op := range []Op{{Kind: opSubmit, Job: "j", Spec: spec(100), Want: 1}, {Kind: opProgress, Job: "j", Step: 7}} {
+		if err := g.nodes[l].apply(op, 2*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestRaftMutualTLS(t *testing.T) {
 		for i, nd := range g.nodes {
 			if nd != nil {
 				id, _ := nd.Leader()
-				m[i] = raftView{nd.Raft.CurrentTerm(), nd.Raft.LastIndex(), nd.Raft.CommitIndex(), id}
+				m[i] = raftView{nd.raft.CurrentTerm(), nd.raft.LastIndex(), nd.raft.CommitIndex(), id}
 			}
 		}
 		return m
@@ -174,11 +174,11 @@ func TestRaftMutualTLS(t *testing.T) {
 	time.Sleep(2 * time.Second) // ≈ 13 election timeouts
 	id, _ := impostor.Leader()
 	var known bool
-	impostor.FSM.Read(func(s *State) { known = s.Jobs["j"] != nil })
-	impostorTerm := impostor.Raft.CurrentTerm()
+	impostor.fsm.Read(func(s *state) { known = s.Jobs["j"] != nil })
+	impostorTerm := impostor.raft.CurrentTerm()
 	impostor.Shutdown()
-	if id != "" || known || impostor.Raft.LastIndex() > 1 {
-		t.Errorf("the impostor learnt something: leader %q, job j %v, last index %d", id, known, impostor.Raft.LastIndex())
+	if id != "" || known || impostor.raft.LastIndex() > 1 {
+		t.Errorf("the impostor learnt something: leader %q, job j %v, last index %d", id, known, impostor.raft.LastIndex())
 	}
 	if after := look(); !maps.Equal(before, after) {
 		t.Errorf("the group changed while the impostor ran: %v, then %v", before, after)

@@ -83,7 +83,7 @@ func (l *loop) onProgress(p wire.Progress) {
 		return
 	}
 	l.last, l.haveProgress = p, true
-	l.apply(Op{Kind: OpProgress, Job: l.s.jobID, Step: p.Step, Loss: p.Loss, Rate: p.StepsPerSec})
+	_ = l.apply(Op{Kind: opProgress, Job: l.s.jobID, Step: p.Step, Loss: p.Loss, Rate: p.StepsPerSec}) // best effort (apply logs a refusal): the next report carries it again
 	if m := l.s.cfg.Metrics; m != nil {
 		m.Step.Set(float64(p.Step))
 		m.Loss.Set(p.Loss)
@@ -104,7 +104,7 @@ func (l *loop) onCheckpoint(c wire.Checkpoint) {
 		l.warn(fmt.Sprintf("refusing the checkpoint announced by %s: %v", c.Worker, err))
 		return
 	}
-	if l.apply(Op{Kind: OpCheckpoint, Job: l.s.jobID, Step: c.Step, Dir: c.Dir}) != nil {
+	if l.apply(Op{Kind: opCheckpoint, Job: l.s.jobID, Step: c.Step, Dir: c.Dir}) != nil {
 		return
 	}
 	if m := l.s.cfg.Metrics; m != nil {
@@ -114,7 +114,9 @@ func (l *loop) onCheckpoint(c wire.Checkpoint) {
 	if c.Last {
 		l.finalCkpt = c.Step
 	}
-	l.publish(wire.CheckpointsSubject(l.s.jobID), &wire.Checkpoint{Job: l.s.jobID, Generation: c.Generation, Step: c.Step,
+	// publish logs a failure; a sampler then misses this checkpoint (and
+	// WaitSamples gives up after SamplesTimeout).
+	_ = l.publish(wire.CheckpointsSubject(l.s.jobID), &wire.Checkpoint{Job: l.s.jobID, Generation: c.Generation, Step: c.Step,
 		Dir: c.Dir, RunDir: l.s.relRun, Last: c.Last})
 }
 
@@ -152,10 +154,10 @@ func (l *loop) onDone(m *nats.Msg, d wire.Done) error {
 	j := &l.j
 	ack := func() {
 		if m.Reply != "" {
-			m.Respond([]byte("ok")) // the rank can stop re-sending
+			_ = m.Respond([]byte("ok")) // the rank can stop re-sending (if this is lost, it sends again)
 		}
 	}
-	if d.Generation < j.Generation || (d.Generation == j.Generation && j.Phase != PhaseRunning) {
+	if d.Generation < j.Generation || (d.Generation == j.Generation && j.Phase != phaseRunning) {
 		// A late report of an older ring, or of one that has ended or is
 		// re-forming: the rank may stop sending it, and nothing changes.
 		ack()
@@ -176,7 +178,7 @@ func (l *loop) onDone(m *nats.Msg, d wire.Done) error {
 			}
 			l.windowOver = false
 			l.regroupAt = time.After(l.s.cfg.RejoinWindow)
-		} else if j.Phase == PhaseRunning && m.Reply != "" {
+		} else if j.Phase == phaseRunning && m.Reply != "" {
 			// Hold the answer until rank 0's report has re-formed the
 			// ring: the rank joins again once answered, and must find the
 			// next generation collecting workers.
@@ -186,7 +188,7 @@ func (l *loop) onDone(m *nats.Msg, d wire.Done) error {
 	case d.Error != "":
 		l.fail(d.Rank, d.Step, d.Error, d.Retry)
 	default:
-		if l.apply(Op{Kind: OpRankDone, Job: l.s.jobID, Rank: d.Rank, Step: d.Step}) != nil {
+		if l.apply(Op{Kind: opRankDone, Job: l.s.jobID, Rank: d.Rank, Step: d.Step}) != nil {
 			return nil // not recorded: no ack, the rank sends it again
 		}
 	}

@@ -15,11 +15,11 @@ import (
 // Ring formation is a handshake that survives any one lost message and a
 // change of leader at any point:
 //
-//  1. The leader applies OpStart (the members, in rank order, and the
+//  1. The leader applies opStart (the members, in rank order, and the
 //     generation), then sends every member its Assign.
 //  2. A member that has its Assign subscribes to the ring and the control
 //     subject and sends Ready, again every second until the start comes.
-//  3. When every rank is recorded ready (OpReady), the leader sends Start;
+//  3. When every rank is recorded ready (opReady), the leader sends Start;
 //     it sends Start again whenever a Ready comes in after that (the
 //     rank did not hear it).
 //
@@ -32,7 +32,7 @@ import (
 // startRing starts the next ring generation with the members (the first
 // want of them when want > 0).
 func (l *loop) startRing(want int) error {
-	if err := l.apply(Op{Kind: OpStart, Job: l.s.jobID, Want: want}); err != nil {
+	if err := l.apply(Op{Kind: opStart, Job: l.s.jobID, Want: want}); err != nil {
 		return err
 	}
 	j := &l.j
@@ -59,14 +59,14 @@ func (l *loop) sendAssign(r int) {
 	a := &wire.Assign{Job: l.s.jobID, Spec: j.Spec, Rank: r, World: j.Want, Ring: slices.Clone(j.Members),
 		Incarnation: j.Incarnations[w], Generation: j.Generation, RunDir: l.s.relRun, Resume: j.Resume,
 		StopAt: l.s.cfg.StopAt, Elastic: l.s.cfg.MaxRestarts > 0}
-	l.publish(wire.AssignSubject(w), a)
+	_ = l.publish(wire.AssignSubject(w), a) // publish logs a failure; the handshake repeats an unanswered Assign
 }
 
 // onHandshakeTick re-sends the assignments of ranks not ready yet, and
 // fails a ring that did not get ready in time.
 func (l *loop) onHandshakeTick() {
 	j := &l.j
-	if j.Phase != PhaseRunning || len(j.Ready) == j.Want {
+	if j.Phase != phaseRunning || len(j.Ready) == j.Want {
 		return
 	}
 	var missing []string
@@ -91,7 +91,7 @@ func (l *loop) onHandshakeTick() {
 // process (incarnation), in the running ring.
 func (l *loop) member(snd wire.Sender, gen uint64, rank int) bool {
 	j := &l.j
-	return j.Phase == PhaseRunning && gen == j.Generation && rank >= 0 && rank < len(j.Members) &&
+	return j.Phase == phaseRunning && gen == j.Generation && rank >= 0 && rank < len(j.Members) &&
 		j.Members[rank] == snd.Worker && j.Incarnations[snd.Worker] == snd.Incarnation
 }
 
@@ -102,7 +102,7 @@ func (l *loop) onReady(r wire.Ready) {
 		return
 	}
 	if !j.Ready[r.Rank] {
-		if err := l.apply(Op{Kind: OpReady, Job: l.s.jobID, Rank: r.Rank}); err != nil {
+		if err := l.apply(Op{Kind: opReady, Job: l.s.jobID, Rank: r.Rank}); err != nil {
 			return
 		}
 	}
@@ -118,11 +118,11 @@ func (l *loop) onReady(r wire.Ready) {
 // the storage, and resumes the handshake where the last leader left it.
 func (l *loop) takeOver() error {
 	j := &l.j
-	if j.Phase == PhaseWaiting && len(j.Members) > 0 && j.Generation > 0 {
+	if j.Phase == phaseWaiting && len(j.Members) > 0 && j.Generation > 0 {
 		// A ring was re-forming: give the workers a rejoin window again.
 		l.regroupAt = time.After(l.s.cfg.RejoinWindow)
 	}
-	if j.Phase != PhaseRunning {
+	if j.Phase != phaseRunning {
 		return nil
 	}
 	l.runStart, l.formedAt = time.Now(), time.Now()
@@ -133,17 +133,19 @@ func (l *loop) takeOver() error {
 	if err == nil && int(c.Manifest.Step) > j.LatestStep && l.sameSpec(c) {
 		rel, _ := filepath.Rel(l.s.runDir, c.Dir)
 		step := int(c.Manifest.Step)
-		if step >= j.SpecSteps() {
+		if step >= j.specSteps() {
 			// The ring trained to the end while no coordinator led.
-			if l.apply(Op{Kind: OpFinish, Job: l.s.jobID, Step: step, Dir: rel}) == nil {
+			if l.apply(Op{Kind: opFinish, Job: l.s.jobID, Step: step, Dir: rel}) == nil {
 				l.event(fmt.Sprintf("job %s finished while no coordinator led: final checkpoint %s", l.s.jobID, c.Dir))
 			}
 			return nil
 		}
-		l.apply(Op{Kind: OpCheckpoint, Job: l.s.jobID, Step: step, Dir: rel})
+		// apply logs a refusal; the record then keeps its older
+		// checkpoint, and the newer one stays on storage.
+		_ = l.apply(Op{Kind: opCheckpoint, Job: l.s.jobID, Step: step, Dir: rel})
 	}
 	if len(j.Ready) == j.Want {
-		l.command(wire.CmdStart, j.Generation) // ranks that started ignore it
+		_ = l.command(wire.CmdStart, j.Generation) // ranks that started ignore it; publish logs a failure, and a rank repeats its Ready
 	} else {
 		for r := range j.Members {
 			if !j.Ready[r] {

@@ -18,10 +18,12 @@ import (
 	"github.com/levy-ml/levy/job"
 )
 
-// Service is a long-running, raft-replicated coordinator: while this node
-// leads, it answers the client API (submit, status, cancel) and runs the
-// queued jobs one after the other; a new leader takes over the queue and
-// the running job where they are.
+// Service is the long-running coordinator of a standing raft group:
+// while its node leads, it answers the job API (submit, status, cancel,
+// resume) and runs the queued jobs one after the other, each with a
+// JobRunner; a new leader takes over the queue and the running job where
+// they are. Every node answers on its own subjects, a follower by naming
+// the leader.
 type Service struct {
 	cfg  Config
 	log  *zap.Logger
@@ -73,7 +75,7 @@ func (sv *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("coordinator: %w", err)
 		}
-		defer sub.Unsubscribe()
+		defer func() { _ = sub.Unsubscribe() }() // fails only on a closed connection, which has dropped it already
 	}
 	for ctx.Err() == nil {
 		term, lost, err := r.WaitLeading(ctx)
@@ -95,7 +97,7 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 	var subs []*nats.Subscription
 	defer func() {
 		for _, s := range subs {
-			s.Unsubscribe()
+			_ = s.Unsubscribe() // fails only on a closed connection, which has dropped it already
 		}
 	}()
 	shared := map[string]string{"submit": wire.SubmitSubject, "status": wire.StatusSubject,
@@ -124,9 +126,9 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 		default:
 		}
 		var next *Job
-		sv.cfg.Raft.FSM.Read(func(s *State) {
+		sv.cfg.Raft.fsm.Read(func(s *state) {
 			if j := s.Next(); j != nil {
-				next = j.Clone()
+				next = j.clone()
 			}
 		})
 		if next == nil {
@@ -144,10 +146,10 @@ func (sv *Service) lead(ctx context.Context, term uint64, lost <-chan struct{}) 
 		}
 		cfg := sv.cfg
 		cfg.Job, cfg.Workers, cfg.Resume, cfg.StopAt, cfg.RunDir = spec, next.Want, "", 0, ""
-		s, err := New(cfg)
+		s, err := NewJobRunner(cfg)
 		if err != nil {
 			sv.log.Error("cannot run a queued job; cancelling it", zap.String("job", next.ID), zap.Error(err))
-			if err := sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: next.ID}, 5*time.Second); err != nil {
+			if err := sv.cfg.Raft.apply(Op{Kind: opCancel, Job: next.ID}, 5*time.Second); err != nil {
 				sv.log.Error("cancelling a job that cannot run", zap.String("job", next.ID), zap.Error(err))
 				return err
 			}
@@ -195,8 +197,8 @@ func (sv *Service) handleDone(m *nats.Msg) {
 	if running {
 		return
 	}
-	if j, ok := sv.cfg.Raft.FSM.Job(d.Job); ok && (j.Finished() || d.Generation < j.Generation) {
-		m.Respond([]byte("ok"))
+	if j, ok := sv.cfg.Raft.fsm.Job(d.Job); ok && (j.Finished() || d.Generation < j.Generation) {
+		_ = m.Respond([]byte("ok")) // a rank not answered repeats its report
 	}
 }
 
@@ -205,7 +207,7 @@ func (sv *Service) reply(m *nats.Msg, r *wire.Reply) {
 		return
 	}
 	if b, err := wire.Encode(r); err == nil {
-		m.Respond(b)
+		_ = m.Respond(b) // a client not answered times out and may ask again
 	}
 }
 
@@ -231,7 +233,7 @@ func (sv *Service) handleSubmit(m *nats.Msg) {
 		sv.reply(m, refuse(err))
 		return
 	}
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: spec.Name, Spec: spec.JSON(), Want: target, Min: lo, Max: hi}, 5*time.Second); err != nil {
+	if err := sv.cfg.Raft.apply(Op{Kind: opSubmit, Job: spec.Name, Spec: spec.JSON(), Want: target, Min: lo, Max: hi}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return
 	}
@@ -249,7 +251,7 @@ func (sv *Service) handleStatus(m *nats.Msg) {
 		return
 	}
 	var out []wire.JobStatus
-	sv.cfg.Raft.FSM.Read(func(s *State) {
+	sv.cfg.Raft.fsm.Read(func(s *state) {
 		for _, j := range s.Jobs {
 			if req.Job != "" && j.ID != req.Job {
 				continue
@@ -258,8 +260,8 @@ func (sv *Service) handleStatus(m *nats.Msg) {
 				Members: append([]string(nil), j.Members...), Generation: j.Generation, Loss: j.Loss, StepsPerSec: j.Rate,
 				Checkpoint: j.Latest, CheckpointStep: j.LatestStep, Restarts: j.Restarts, Error: j.Error,
 				Grows: j.Grows, Pending: append([]string(nil), j.Pending...)}
-			st.MinWorkers, st.MaxWorkers = j.Bounds()
-			if j.Phase == PhaseRunning && j.Rate > 0 {
+			st.MinWorkers, st.MaxWorkers = j.bounds()
+			if j.Phase == phaseRunning && j.Rate > 0 {
 				st.ETASeconds = float64(st.Total-j.Step) / j.Rate
 			}
 			out = append(out, st)
@@ -283,12 +285,12 @@ func (sv *Service) handleCancel(m *nats.Msg) {
 		return
 	}
 	known := false
-	sv.cfg.Raft.FSM.Read(func(s *State) { known = s.Jobs[req.Job] != nil })
+	sv.cfg.Raft.fsm.Read(func(s *state) { known = s.Jobs[req.Job] != nil })
 	if !known {
 		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
 		return
 	}
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpCancel, Job: req.Job}, 5*time.Second); err != nil {
+	if err := sv.cfg.Raft.apply(Op{Kind: opCancel, Job: req.Job}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return
 	}
@@ -310,12 +312,12 @@ func (sv *Service) handleResume(m *nats.Msg) {
 		sv.reply(m, refuse(err))
 		return
 	}
-	j, ok := sv.cfg.Raft.FSM.Job(req.Job)
+	j, ok := sv.cfg.Raft.fsm.Job(req.Job)
 	switch {
 	case !ok:
 		sv.reply(m, refuse(fmt.Errorf("no job %q", req.Job)))
 		return
-	case j.Phase != PhaseStopped && j.Phase != PhaseFailed:
+	case j.Phase != phaseStopped && j.Phase != phaseFailed:
 		sv.reply(m, refuse(fmt.Errorf("job %s is %s; only a stopped or failed job can be resumed", req.Job, j.Phase)))
 		return
 	}
@@ -352,7 +354,7 @@ func (sv *Service) handleResume(m *nats.Msg) {
 		return
 	}
 	target, lo, hi := spec.Workers(sv.cfg.Workers)
-	if err := sv.cfg.Raft.Apply(Op{Kind: OpSubmit, Job: req.Job, Spec: j.Spec, Want: target, Min: lo, Max: hi, Resume: rel,
+	if err := sv.cfg.Raft.apply(Op{Kind: opSubmit, Job: req.Job, Spec: j.Spec, Want: target, Min: lo, Max: hi, Resume: rel,
 		Step: int(c.Manifest.Step)}, 5*time.Second); err != nil {
 		sv.reply(m, refuse(err))
 		return

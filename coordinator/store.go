@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// store is where a coordinator keeps its State: in memory (one
+// store is where a coordinator keeps its state: in memory (one
 // coordinator), or replicated by raft. The job loop reads copies only,
 // and changes the state only through apply, so the goroutine that applies
 // (raft's FSM goroutine) and the loop share nothing but the lock inside.
@@ -22,7 +22,7 @@ type store interface {
 // memStore is the one-coordinator store.
 type memStore struct {
 	mu sync.Mutex
-	st *State
+	st *state
 }
 
 func (m *memStore) apply(op Op) error {
@@ -35,7 +35,7 @@ func (m *memStore) job(id string) (Job, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if j := m.st.Jobs[id]; j != nil {
-		return *j.Clone(), true
+		return *j.clone(), true
 	}
 	return Job{}, false
 }
@@ -46,10 +46,10 @@ type raftStore struct {
 	timeout time.Duration
 }
 
-// apply: Node.Apply checks op against the FSM before replicating it.
-func (r raftStore) apply(op Op) error { return r.n.Apply(op, r.timeout) }
+// apply: Node.apply checks op against the FSM before replicating it.
+func (r raftStore) apply(op Op) error { return r.n.apply(op, r.timeout) }
 
-func (r raftStore) job(id string) (Job, bool) { return r.n.FSM.Job(id) }
+func (r raftStore) job(id string) (Job, bool) { return r.n.fsm.Job(id) }
 
 // faultStore wraps a store to inject failures (tests only).
 type faultStore struct {

@@ -69,7 +69,7 @@ type outcome struct {
 
 // start runs a coordinator (made on the test goroutine) in the background.
 func (c *cluster) start(cc coordinator.Config) <-chan outcome {
-	s, err := coordinator.New(cc)
+	s, err := coordinator.NewJobRunner(cc)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -299,12 +299,12 @@ func TestServiceCancelIsRaceFree(t *testing.T) {
 			if when == "waiting" {
 				until(t, time.Minute, "a member", func() bool {
 					j, _ := c.job()
-					return j.Phase == coordinator.PhaseWaiting && len(j.Members) == 1
+					return j.Phase == "waiting" && len(j.Members) == 1
 				})
 			} else {
 				until(t, time.Minute, "the ring to train", func() bool {
 					j, _ := c.job()
-					return j.Phase == coordinator.PhaseRunning && j.Step > 0
+					return j.Phase == "running" && j.Step > 0
 				})
 			}
 			if when == "running-worker-lost" {
@@ -325,11 +325,11 @@ func TestServiceCancelIsRaceFree(t *testing.T) {
 			switch {
 			case !j.StopAsked:
 				t.Errorf("the record does not say a stop was asked")
-			case when == "running-worker-lost" && j.Phase != coordinator.PhaseFailed && j.Phase != coordinator.PhaseStopped:
+			case when == "running-worker-lost" && j.Phase != "failed" && j.Phase != "stopped":
 				t.Errorf("job %s, want stopped or failed", j.Phase)
-			case when == "running" && (j.Phase != coordinator.PhaseStopped || j.LatestStep != j.Step || j.Step == 0):
+			case when == "running" && (j.Phase != "stopped" || j.LatestStep != j.Step || j.Step == 0):
 				t.Errorf("job %s at step %d, newest checkpoint at step %d: want stopped with a checkpoint of its last step", j.Phase, j.Step, j.LatestStep)
-			case when == "waiting" && j.Phase != coordinator.PhaseStopped:
+			case when == "waiting" && j.Phase != "stopped":
 				t.Errorf("job %s, want stopped", j.Phase)
 			}
 		})
@@ -402,7 +402,7 @@ func TestStaleTermCommandsAreIgnored(t *testing.T) {
 			_, last, _ := progress.find(func(p wire.Progress) bool { return p.Step == steps })
 			t.Logf("%s of term %d (the ring's start: term %d): job %s at step %d, generation %d, restarts %d; it trained on for %v",
 				tc.kind, forged.Term, start.Term, j.Phase, j.Step, j.Generation, j.Restarts, last.Sub(forgedAt).Round(time.Millisecond))
-			if j.Phase != coordinator.PhaseDone || j.Step != steps || j.Generation != 1 || j.Restarts != 0 || j.StopAsked {
+			if j.Phase != "done" || j.Step != steps || j.Generation != 1 || j.Restarts != 0 || j.StopAsked {
 				t.Fatalf("after a %s of a stale term: job %s at step %d/%d, generation %d, restarts %d, stop asked %v, failures %q",
 					tc.kind, j.Phase, j.Step, steps, j.Generation, j.Restarts, j.StopAsked, j.Failures)
 			}
@@ -443,7 +443,7 @@ func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
 	cc := c.coordConfig(2)
 	cc.DeadAfter = time.Second
 	cc = cc.WithFaults(&coordinator.Faults{Apply: func(op coordinator.Op) error {
-		if op.Kind == coordinator.OpRegroup && failing.Load() {
+		if op.Kind == "regroup" && failing.Load() {
 			refused.Add(1)
 			return errors.New("injected: the regroup cannot be committed")
 		}
@@ -482,7 +482,7 @@ func TestUnrecordedRegroupSendsNoAbort(t *testing.T) {
 	j := o.res.Job
 	t.Logf("abort %v after applies work again; job %s in generation %d, restarts %d: %q", abortAt.Sub(enabled).Round(time.Millisecond),
 		j.Phase, j.Generation, j.Restarts, j.Failures)
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || j.Step != steps {
+	if j.Phase != "done" || j.Restarts != 1 || j.Generation != 2 || j.Step != steps {
 		t.Fatalf("job %s at step %d, generation %d, restarts %d", j.Phase, j.Step, j.Generation, j.Restarts)
 	}
 }
@@ -530,7 +530,7 @@ func TestStalledLoopKeepsLiveWorkers(t *testing.T) {
 	if !lastAt.After(ended) {
 		t.Fatalf("the ring finished during the stall: not a test")
 	}
-	if o.err != nil || j.Phase != coordinator.PhaseDone || j.Restarts != 0 || j.Generation != 1 || j.Step != steps {
+	if o.err != nil || j.Phase != "done" || j.Restarts != 0 || j.Generation != 1 || j.Step != steps {
 		t.Fatalf("the loop stalled 3 s (DeadAfter 1 s, heartbeats every 200 ms): job %s at step %d, generation %d, restarts %d, failures %q: %v",
 			j.Phase, j.Step, j.Generation, j.Restarts, j.Failures, o.err)
 	}
@@ -559,7 +559,7 @@ func TestDoneIsReportedUntilACoordinatorHearsIt(t *testing.T) {
 	_, w1 := c.worker("w1", nil)
 	until(t, time.Minute, "the ring to train", func() bool {
 		j, _ := c.job()
-		return j.Phase == coordinator.PhaseRunning && j.Step > 0
+		return j.Phase == "running" && j.Step > 0
 	})
 	l := c.leader()
 	f := (l + 1) % 3
@@ -605,7 +605,7 @@ func TestDoneIsReportedUntilACoordinatorHearsIt(t *testing.T) {
 	if res != nil {
 		j := res.Job
 		t.Logf("c%d back: job %s at step %d (checkpoint step %d) %v later", f+1, j.Phase, j.Step, j.LatestStep, time.Since(back).Round(time.Millisecond))
-		if j.Phase != coordinator.PhaseDone || j.Step != steps || j.LatestStep != steps || j.Generation != 1 {
+		if j.Phase != "done" || j.Step != steps || j.LatestStep != steps || j.Generation != 1 {
 			t.Fatalf("job %s at step %d, checkpoint step %d, generation %d: want done at step %d in generation 1", j.Phase, j.Step, j.LatestStep, j.Generation, steps)
 		}
 	} else {
@@ -735,9 +735,9 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 		}
 	}
 	for _, op := range ops.all() {
-		if op.Step == forgedStep || op.Loss == forgedLoss || op.Error != "" || op.Kind == coordinator.OpRegroup ||
-			(op.Kind == coordinator.OpProgress && op.Step > steps) ||
-			(op.Kind == coordinator.OpCheckpoint && op.Dir != fmt.Sprintf("checkpoints/step-%08d", op.Step)) {
+		if op.Step == forgedStep || op.Loss == forgedLoss || op.Error != "" || op.Kind == "regroup" ||
+			(op.Kind == "progress" && op.Step > steps) ||
+			(op.Kind == "checkpoint" && op.Dir != fmt.Sprintf("checkpoints/step-%08d", op.Step)) {
 			t.Errorf("an op carries a forgery: %+v", op)
 		}
 	}
@@ -747,7 +747,7 @@ func TestForgedReportsChangeNothing(t *testing.T) {
 	if drops < len(forgeries) {
 		t.Errorf("%d warnings of dropped reports for %d forgeries: %v", drops, len(forgeries), logs.All())
 	}
-	if rj.Phase != coordinator.PhaseDone || rj.Step != steps || rj.Latest != fmt.Sprintf("checkpoints/step-%08d", steps) ||
+	if rj.Phase != "done" || rj.Step != steps || rj.Latest != fmt.Sprintf("checkpoints/step-%08d", steps) ||
 		rj.LatestStep != steps || rj.Generation != 1 || rj.Restarts != 0 || rj.Error != "" || rj.Loss == forgedLoss {
 		t.Errorf("the job's record after the forgeries: %+v", rj)
 	}
@@ -867,7 +867,7 @@ func TestDuplicateIDCannotHideAHungMember(t *testing.T) {
 					t.Errorf("the dead process of w1 is in generation %d", gen)
 				}
 			}
-			if j.Phase != coordinator.PhaseDone || j.Step != steps || j.Generation != 2 || j.Restarts != 1 {
+			if j.Phase != "done" || j.Step != steps || j.Generation != 2 || j.Restarts != 1 {
 				t.Fatalf("job %s at step %d, generation %d, restarts %d: want done in generation 2 after one restart", j.Phase, j.Step, j.Generation, j.Restarts)
 			}
 			switch tc.name {
@@ -926,7 +926,7 @@ func TestAssignCarriesARelativeRunDir(t *testing.T) {
 	t.Logf("%d Assigns, run_dir %q; the worker wrote runs/%s/checkpoints/step-00000010", len(all), all[0].RunDir, want)
 }
 
-// TestCoordinatorRefusesARunDirOutsideRunsDir: coordinator.New refuses
+// TestCoordinatorRefusesARunDirOutsideRunsDir: coordinator.NewJobRunner refuses
 // a run directory that is not inside the runs directory (workers find a
 // run under their own runs root, by its relative path) and creates
 // nothing there; one inside is taken.
@@ -943,7 +943,7 @@ func TestCoordinatorRefusesARunDirOutsideRunsDir(t *testing.T) {
 	} {
 		cc := c.coordConfig(1)
 		cc.RunDir = dir
-		_, err := coordinator.New(cc)
+		_, err := coordinator.NewJobRunner(cc)
 		if err == nil || !strings.Contains(err.Error(), "not inside") {
 			t.Errorf("RunDir %s (runs dir %s): %v, want a refusal", dir, c.runs, err)
 		}
@@ -953,7 +953,7 @@ func TestCoordinatorRefusesARunDirOutsideRunsDir(t *testing.T) {
 	}
 	cc := c.coordConfig(1)
 	cc.RunDir = filepath.Join(c.runs, "team", "exp")
-	if _, err := coordinator.New(cc); err != nil {
+	if _, err := coordinator.NewJobRunner(cc); err != nil {
 		t.Fatalf("a run directory inside the runs directory: %v", err)
 	}
 }
@@ -1093,12 +1093,12 @@ func TestServiceResumeOnlyFromTheJobsCheckpoints(t *testing.T) {
 	c.api(nc, wire.SubmitSubject, &wire.Submit{Spec: string(c.spec.JSON())})
 	until(t, time.Minute, "a checkpoint", func() bool {
 		j, _ := c.job()
-		return j.Phase == coordinator.PhaseRunning && j.LatestStep >= 10
+		return j.Phase == "running" && j.LatestStep >= 10
 	})
 	c.api(nc, wire.CancelSubject, &wire.Query{Job: job})
 	until(t, time.Minute, "the stop", func() bool {
 		j, _ := c.job()
-		return j.Phase == coordinator.PhaseStopped
+		return j.Phase == "stopped"
 	})
 	j, _ := c.job()
 	runDir := filepath.Join(c.runs, job)
@@ -1120,12 +1120,12 @@ func TestServiceResumeOnlyFromTheJobsCheckpoints(t *testing.T) {
 			t.Errorf("resume --from %s: %+v %v, want a refusal", from, r, err)
 		}
 	}
-	if j2, _ := c.job(); j2.Phase != coordinator.PhaseStopped {
+	if j2, _ := c.job(); j2.Phase != "stopped" {
 		t.Fatalf("after the refused resumes the job is %s", j2.Phase)
 	}
 	c.api(nc, wire.ResumeSubject, &wire.Resume{Job: job, From: j.Latest})
 	j2, _ := c.job()
-	if j2.Phase == coordinator.PhaseStopped || j2.Resume != j.Latest || j2.Step != j.LatestStep {
+	if j2.Phase == "stopped" || j2.Resume != j.Latest || j2.Step != j.LatestStep {
 		t.Fatalf("resume --from %s: job %s from %q at step %d", j.Latest, j2.Phase, j2.Resume, j2.Step)
 	}
 	t.Logf("stopped at step %d; 8 resumes from outside %s refused; --from %s taken", j.Step, filepath.Join(runDir, "checkpoints"), j.Latest)

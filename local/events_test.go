@@ -186,7 +186,7 @@ func TestNewLeaderDeclaresADeadWorkerDead(t *testing.T) {
 	}
 	select {
 	case res := <-results:
-		if res.Job.Phase != coordinator.PhaseDone || len(res.Job.Members) != 1 {
+		if res.Job.Phase != "done" || len(res.Job.Members) != 1 {
 			t.Fatalf("job %s with %v", res.Job.Phase, res.Job.Members)
 		}
 	case <-c.ctx.Done():

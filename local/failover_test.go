@@ -56,7 +56,7 @@ func TestLeaderFailover(t *testing.T) {
 		nodes[i] = nd
 		cc := coordinator.DefaultConfig()
 		cc.NATS, cc.Job, cc.Workers, cc.RunsDir, cc.Progress, cc.Raft = conn(), spec, 2, runs, nil, nd
-		s, err := coordinator.New(cc)
+		s, err := coordinator.NewJobRunner(cc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,11 +107,9 @@ func TestLeaderFailover(t *testing.T) {
 	var l, step int
 	for {
 		if l = leader(); l >= 0 {
-			nodes[l].FSM.Read(func(s *coordinator.State) {
-				if j := s.Jobs["failover"]; j != nil {
-					step = j.Step
-				}
-			})
+			if j, ok := nodes[l].Job("failover"); ok {
+				step = j.Step
+			}
 			if step >= steps/3 {
 				break
 			}
@@ -134,7 +132,7 @@ func TestLeaderFailover(t *testing.T) {
 
 	select {
 	case res := <-results:
-		if res.Job.Phase != coordinator.PhaseDone || res.Job.Generation != 1 {
+		if res.Job.Phase != "done" || res.Job.Generation != 1 {
 			t.Fatalf("job %s in generation %d (want done in generation 1: no restart)", res.Job.Phase, res.Job.Generation)
 		}
 		c, err := checkpoint.Load(res.Latest)

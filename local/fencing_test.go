@@ -130,7 +130,7 @@ func TestDeposedLeaderIsFenced(t *testing.T) {
 	select {
 	case res := <-results:
 		j := res.Job
-		if j.Phase != coordinator.PhaseDone || j.Generation != 1 || j.Restarts != 0 || j.Step != steps || j.StopAsked {
+		if j.Phase != "done" || j.Generation != 1 || j.Restarts != 0 || j.Step != steps || j.StopAsked {
 			t.Fatalf("job %s at step %d, generation %d, restarts %d, stop asked %v: the workers obeyed the deposed leader",
 				j.Phase, j.Step, j.Generation, j.Restarts, j.StopAsked)
 		}

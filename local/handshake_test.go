@@ -86,7 +86,7 @@ func TestHandshakeSurvivesAnyLostMessage(t *testing.T) {
 				t.Fatal("the fault was never injected")
 			}
 			j := res.Job
-			if j.Phase != coordinator.PhaseDone || j.Generation != 1 || j.Restarts != 0 || j.Step != 30 {
+			if j.Phase != "done" || j.Generation != 1 || j.Restarts != 0 || j.Step != 30 {
 				t.Fatalf("job %s at step %d in generation %d with %d restarts (want done at 30 in generation 1, no restart)",
 					j.Phase, j.Step, j.Generation, j.Restarts)
 			}
@@ -112,7 +112,7 @@ func TestHandshakeSurvivesALeaderChange(t *testing.T) {
 			_, ok := m.(*wire.Assign)
 			return ok, ok
 		}},
-		{name: "before-ready", apply: func(op coordinator.Op) bool { return op.Kind == coordinator.OpReady }},
+		{name: "before-ready", apply: func(op coordinator.Op) bool { return op.Kind == "ready" }},
 		{name: "before-start", publish: func(_ string, m wire.Message) (bool, bool) {
 			c, ok := m.(*wire.Command)
 			ok = ok && c.Kind == wire.CmdStart
@@ -175,7 +175,7 @@ func TestHandshakeSurvivesALeaderChange(t *testing.T) {
 			select {
 			case res := <-results:
 				j := res.Job
-				if j.Phase != coordinator.PhaseDone || j.Generation != 1 || j.Step != steps {
+				if j.Phase != "done" || j.Generation != 1 || j.Step != steps {
 					t.Fatalf("job %s at step %d in generation %d (want done at %d in generation 1)", j.Phase, j.Step, j.Generation, steps)
 				}
 				t.Logf("c%d killed; job done %v later", i+1, time.Since(t0).Round(time.Millisecond))

@@ -94,7 +94,7 @@ func (c *cluster) worker(id string, f *worker.Faults, tweak ...func(*worker.Conf
 
 // run runs one coordinator to the end of the job.
 func (c *cluster) run(cc coordinator.Config) (*coordinator.Result, error) {
-	s, err := coordinator.New(cc)
+	s, err := coordinator.NewJobRunner(cc)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func (c *cluster) startNode(i, workers int, tweak func(i int, cc *coordinator.Co
 	if tweak != nil {
 		tweak(i, &cc)
 	}
-	s, err := coordinator.New(cc)
+	s, err := coordinator.NewJobRunner(cc)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func (c *cluster) job() (coordinator.Job, bool) {
 	defer c.mu.Unlock()
 	for _, nd := range c.nodes {
 		if nd != nil {
-			if j, ok := nd.FSM.Job(c.spec.Name); ok {
+			if j, ok := nd.Job(c.spec.Name); ok {
 				return j, true
 			}
 		}

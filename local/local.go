@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (*coordinator.Result, error) {
 	if cfg.Registry != nil {
 		cc.Metrics = coordinator.NewMetrics(cfg.Registry)
 	}
-	coord, err := coordinator.New(cc)
+	coord, err := coordinator.NewJobRunner(cc)
 	if err != nil {
 		return nil, err
 	}

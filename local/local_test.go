@@ -101,7 +101,7 @@ func TestResumeIsBitExact(t *testing.T) {
 	for _, truncate := range []bool{false, true} {
 		runs := t.TempDir()
 		part := runLocal(t, spec, 2, runs, "", 25, false)
-		if part.Job.Phase != coordinator.PhaseStopped || part.Job.LatestStep != 25 {
+		if part.Job.Phase != "stopped" || part.Job.LatestStep != 25 {
 			t.Fatalf("stop at 25: phase %s, newest checkpoint at %d", part.Job.Phase, part.Job.LatestStep)
 		}
 		from := 25
@@ -117,7 +117,7 @@ func TestResumeIsBitExact(t *testing.T) {
 			from = 20
 		}
 		res := runLocal(t, spec, 2, runs, part.RunDir, 0, false)
-		if res.FirstStep != from || res.Job.Phase != coordinator.PhaseDone {
+		if res.FirstStep != from || res.Job.Phase != "done" {
 			t.Fatalf("truncate=%v: resumed from %d (want %d), phase %s", truncate, res.FirstStep, from, res.Job.Phase)
 		}
 		c, got := finalFiles(t, part.RunDir)
@@ -189,7 +189,7 @@ func TestLocalWithCredentials(t *testing.T) {
 	cc := coordinator.DefaultConfig()
 	cc.Job, cc.Workers, cc.RunsDir, cc.Progress = smallJob("auth", 10, 10), 2, t.TempDir(), nil
 	res, err := Run(context.Background(), Config{Coordinator: cc, User: "levy", Password: "pw", Sampler: true})
-	if err != nil || res.Job.Phase != coordinator.PhaseDone || res.Metrics == nil {
+	if err != nil || res.Job.Phase != "done" || res.Metrics == nil {
 		t.Fatalf("with credentials (every part its own role): %v", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/worker"
 )
 
@@ -53,7 +52,7 @@ func TestWorkerWithoutTheRunDirectoryIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || len(j.Members) != 2 {
+	if j.Phase != "done" || len(j.Members) != 2 {
 		t.Fatalf("job %s with members %v", j.Phase, j.Members)
 	}
 	for _, m := range j.Members {

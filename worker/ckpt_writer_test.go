@@ -79,7 +79,7 @@ func TestSlowStorageDoesNotBreakTheRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 0 || j.LatestStep != spec.Steps {
+	if j.Phase != "done" || j.Restarts != 0 || j.LatestStep != spec.Steps {
 		t.Fatalf("job %s, restarts %d, newest checkpoint at %d", j.Phase, j.Restarts, j.LatestStep)
 	}
 	dirs, err := checkpoint.List(CheckpointDir(res.RunDir))

@@ -72,7 +72,7 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 	for _, f := range tweak {
 		f(&cc)
 	}
-	co, err := coordinator.New(cc)
+	co, err := coordinator.NewJobRunner(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestElasticRingSurvivesAHungWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 2 {
+	if j.Phase != "done" || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 2 {
 		t.Fatalf("job %s, restarts %d, generation %d, members %v", j.Phase, j.Restarts, j.Generation, j.Members)
 	}
 	c, err := checkpoint.Load(res.Latest)
@@ -276,7 +276,7 @@ func TestElasticRingSurvivesAKilledWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || !strings.Contains(j.Failures[0], "no heartbeat") {
+	if j.Phase != "done" || j.Restarts != 1 || !strings.Contains(j.Failures[0], "no heartbeat") {
 		t.Fatalf("job %s, restarts %d, failures %v", j.Phase, j.Restarts, j.Failures)
 	}
 	if took > 25*time.Second {
@@ -311,7 +311,7 @@ func TestWorkersJoinARunningJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Grows != 1 || j.Restarts != 0 || j.Generation != 2 || len(j.Members) != 4 {
+	if j.Phase != "done" || j.Grows != 1 || j.Restarts != 0 || j.Generation != 2 || len(j.Members) != 4 {
 		t.Fatalf("job %s, grows %d, restarts %d, generation %d, members %v", j.Phase, j.Grows, j.Restarts, j.Generation, j.Members)
 	}
 	if got := steps.Load(); got != int64(spec.Steps) {
@@ -389,7 +389,7 @@ func TestMinWorkersWaitsForAReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || len(j.Members) != 3 || !slices.Contains(j.Members, "spare") {
+	if j.Phase != "done" || j.Restarts != 1 || len(j.Members) != 3 || !slices.Contains(j.Members, "spare") {
 		t.Fatalf("job %s, restarts %d, members %v", j.Phase, j.Restarts, j.Members)
 	}
 	c, err := checkpoint.Load(res.Latest)

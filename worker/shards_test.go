@@ -72,7 +72,7 @@ func TestRingOfFourGoesOnWithThree(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := res.Job
-	if j.Phase != coordinator.PhaseDone || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 3 {
+	if j.Phase != "done" || j.Restarts != 1 || j.Generation != 2 || len(j.Members) != 3 {
 		t.Fatalf("job %s, restarts %d, generation %d, members %v; want done after 1 restart with 3 members", j.Phase, j.Restarts, j.Generation, j.Members)
 	}
 	c, err := checkpoint.Load(res.Latest)

@@ -80,7 +80,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer log.Sync()
+	defer func() { _ = log.Sync() }() // stderr may refuse to sync (a terminal or a pipe); nothing to do about it at exit
 
 	cfg := def
 	cfg.Workers, cfg.RunsDir, cfg.Resume, cfg.StopAt, cfg.ProgressEvery, cfg.Log = *workers, *runsDir, *resume, *stopAt, *every, log
@@ -123,7 +123,9 @@ func run() error {
 		}
 		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password, Registry: reg})
 		if err != nil && cfg.RunDir != "" {
-			os.Remove(filepath.Join(cfg.RunDir, "checkpoints")) // if empty: the next run may use the directory again
+			// If empty, the next run may use the directory again; if not (or
+			// on any failure), it stays as it is.
+			_ = os.Remove(filepath.Join(cfg.RunDir, "checkpoints"))
 		}
 	} else {
 		nc, cerr := cli.ConnectObserved(*natsURL, "levy-coordinator", auth, log, reg)
@@ -143,7 +145,11 @@ func run() error {
 			if nerr != nil {
 				return nerr
 			}
-			defer node.Shutdown()
+			defer func() {
+				if err := node.Shutdown(); err != nil {
+					fmt.Fprintln(os.Stderr, "coordinator: shutting down raft:", err)
+				}
+			}()
 			node.RegisterMetrics(reg)
 			cfg.Raft = node
 		} else if *id != "" || *raftBind != "" || *dataDir != "" || *raftCA != "" || *raftCert != "" || *raftKey != "" ||
@@ -159,7 +165,7 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "coordinator %s: serving; submit jobs with levyctl submit JOB.yaml --nats %s\n", *id, cli.Redact(*natsURL))
 			return sv.Run(ctx)
 		}
-		s, nerr := coordinator.New(cfg)
+		s, nerr := coordinator.NewJobRunner(cfg)
 		if nerr != nil {
 			return nerr
 		}

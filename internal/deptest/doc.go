@@ -1,4 +1,5 @@
 // Package deptest holds the repository's structural tests: import
 // boundaries checked with `go list -deps` (after tailscale's
-// tstest/deptest) and the rule that every package has a doc comment.
+// tstest/deptest), the rule that every package has a doc comment, and
+// the coordinator's 80-line limit on a function.
 package deptest

@@ -24,7 +24,9 @@ var ErrJobFailed = errors.New("coordinator: job failed")
 // directory that already holds checkpoints.
 var ErrRunExists = errors.New("coordinator: run directory already holds checkpoints")
 
-// Config configures a coordinator for one job.
+// Config configures a JobRunner (one job) or a Service (the queue of a
+// standing raft group, which takes Job, Resume, StopAt and RunDir from
+// each queued job instead).
 type Config struct {
 	NATS    *nats.Conn
 	Log     *zap.Logger
@@ -148,8 +150,11 @@ type Result struct {
 	TotalSteps int
 }
 
-// Server coordinates one job.
-type Server struct {
+// JobRunner runs one job: it waits for the job's workers, forms their
+// ring, follows their reports, re-forms the ring when it fails, and
+// returns how the job ended (Run). With Config.Raft it acts only while its
+// node leads. A Service runs each of its queued jobs with a JobRunner.
+type JobRunner struct {
 	cfg    Config
 	log    *zap.Logger
 	store  store
@@ -164,9 +169,9 @@ type Server struct {
 	target, lo, hi int
 }
 
-// New validates cfg and prepares the run directory: for a fresh job it
+// NewJobRunner validates cfg and prepares the run directory: for a fresh job it
 // must not hold checkpoints yet; for a resume it must hold a good one.
-func New(cfg Config) (*Server, error) {
+func NewJobRunner(cfg Config) (*JobRunner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -180,11 +185,11 @@ func New(cfg Config) (*Server, error) {
 			cfg.ID = cfg.Raft.cfg.ID
 		}
 	}
-	s := &Server{cfg: cfg, log: log.With(zap.String("role", "coordinator"), zap.String("coordinator", cfg.ID))}
+	s := &JobRunner{cfg: cfg, log: log.With(zap.String("role", "coordinator"), zap.String("coordinator", cfg.ID))}
 	if cfg.Raft != nil {
 		s.store = raftStore{n: cfg.Raft, timeout: 10 * time.Second}
 	} else {
-		s.store = &memStore{st: NewState()}
+		s.store = &memStore{st: newState()}
 	}
 	if f := cfg.faults; f != nil && f.Apply != nil {
 		s.store = faultStore{store: s.store, fail: f.Apply}
@@ -264,10 +269,10 @@ func relInside(root, dir string) (string, error) {
 }
 
 // RunDir is the job's run directory.
-func (s *Server) RunDir() string { return s.runDir }
+func (s *JobRunner) RunDir() string { return s.runDir }
 
 // Spec is the job being run.
-func (s *Server) Spec() job.Spec { return s.spec }
+func (s *JobRunner) Spec() job.Spec { return s.spec }
 
 // Run waits for the workers, runs the job and returns when it is done,
 // stopped or failed. Cancelling ctx asks the workers to checkpoint and
@@ -278,7 +283,7 @@ func (s *Server) Spec() job.Spec { return s.spec }
 // it over where it is, after reconciling the record with the storage. If
 // this node stops leading, Run returns an error wrapping ErrNotLeader
 // without touching the job; call it again to wait for the next term.
-func (s *Server) Run(ctx context.Context) (*Result, error) {
+func (s *JobRunner) Run(ctx context.Context) (*Result, error) {
 	started := time.Now()
 	term, lost := uint64(1), (<-chan struct{})(nil)
 	if r := s.cfg.Raft; r != nil {
@@ -286,7 +291,7 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 		if term, lost, err = r.WaitLeading(ctx); err != nil {
 			return nil, err
 		}
-		if err := r.Raft.Barrier(10 * time.Second).Error(); err != nil { // apply everything committed before leading
+		if err := r.raft.Barrier(10 * time.Second).Error(); err != nil { // apply everything committed before leading
 			return nil, fmt.Errorf("coordinator: catching up as the new leader: %w", err)
 		}
 		s.log.Info("leading", zap.Uint64("term", term))
@@ -294,7 +299,7 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 	}
 	j, ok := s.store.job(s.jobID)
 	if !ok || (s.cfg.Raft == nil && j.Finished()) {
-		if err := s.store.apply(Op{Kind: OpSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.target,
+		if err := s.store.apply(Op{Kind: opSubmit, Job: s.jobID, Spec: s.spec.JSON(), Want: s.target,
 			Min: s.lo, Max: s.hi, Resume: s.resume, Step: s.start}); err != nil {
 			return nil, err
 		}
@@ -309,7 +314,7 @@ func (s *Server) Run(ctx context.Context) (*Result, error) {
 	return l.run(started)
 }
 
-func (s *Server) result(j Job, started time.Time, metrics map[string]float64) *Result {
+func (s *JobRunner) result(j Job, started time.Time, metrics map[string]float64) *Result {
 	r := &Result{Job: j, RunDir: s.runDir, Metrics: metrics, Elapsed: time.Since(started),
 		StepsRun: j.Step - s.start, FirstStep: s.start, TotalSteps: s.spec.Steps}
 	if j.Latest != "" {
@@ -318,9 +323,9 @@ func (s *Server) result(j Job, started time.Time, metrics map[string]float64) *R
 	return r
 }
 
-func (s *Server) printf(format string, a ...any) {
+func (s *JobRunner) printf(format string, a ...any) {
 	if s.cfg.Progress != nil {
-		fmt.Fprintf(s.cfg.Progress, format, a...)
+		_, _ = fmt.Fprintf(s.cfg.Progress, format, a...) // lines for a person; a broken writer must not stop the job
 	}
 }
 

@@ -45,7 +45,7 @@ func TestNewRefusesBadInput(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.NATS, cfg.RunsDir, cfg.Workers, cfg.Progress = nc, runs, 2, nil
 		c.edit(&cfg)
-		_, err := New(cfg)
+		_, err := NewJobRunner(cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) {
 			t.Errorf("want an error with %q, got %v", c.want, err)
 		}
