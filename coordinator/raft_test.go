@@ -28,15 +28,25 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
+// freeAddrs returns n distinct free loopback addresses. Every listener
+// stays open until all n ports are taken: closing each at once let the
+// kernel hand the same port out twice, and raft then refused to bootstrap
+// ("found duplicate address in configuration").
 func freeAddrs(t *testing.T, n int) []string {
 	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		ls = append(ls, l)
 		out = append(out, l.Addr().String())
-		l.Close()
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -26,13 +25,8 @@ func TestLeaderFailover(t *testing.T) {
 	_, url := natstest.Start(t, &server.Options{MaxPayload: MaxPayload})
 	conn := func() *nats.Conn { return natstest.Connect(t, url) }
 	var peers []coordinator.Peer
-	for i := range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: l.Addr().String()})
-		l.Close()
+	for i, addr := range freeAddrs(t, 3) {
+		peers = append(peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: addr})
 	}
 	runs := t.TempDir()
 	steps := 300
