@@ -91,7 +91,7 @@ func runSample(ctx context.Context, args []string) error {
 		return fmt.Errorf("--model %s: %w", *model, err)
 	}
 	if *sampler == "" {
-		*sampler = toy.Compatible(t.Config.Method)[0]
+		*sampler = samplers.Compatible(t.Config.Method)[0]
 	}
 	if err := checkSteps(*sampler, *steps); err != nil {
 		return err
