@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -46,10 +45,7 @@ func Load(dir string, ema bool) (*Model, error) {
 		}
 		return FromCheckpoint(c, ema)
 	}
-	t, err := toy.Load(dir)
-	if errors.Is(err, toy.ErrNoModel) {
-		return nil, fmt.Errorf("engine: %s holds neither a checkpoint (%s) nor a model (%s)", dir, checkpoint.ManifestFile, toy.ConfigFile)
-	}
+	t, err := toy.Load(dir) // toy.ErrNoModel if dir holds no model either
 	if err != nil {
 		return nil, err
 	}

@@ -9,22 +9,26 @@ import (
 	"github.com/levy-ml/levy/toy"
 )
 
-// ScorePoints scores the points gen of a 2-D model against as many
-// points of its training set (drawn with seed, toy.RealSubset) with
-// toy.Evaluate, and returns the real points too (for plots).
-func (m *Model) ScorePoints(gen []float32, seed uint64, which toy.Metric) (toy.Scores, []float32, error) {
+// RealPoints draws n points of a 2-D model's training set without
+// replacement, with seed (toy.RealSubset): what its samples are scored
+// against.
+func (m *Model) RealPoints(n int, seed uint64) ([]float32, error) {
 	if job.IsImageDataset(m.Dataset) {
-		return toy.Scores{}, nil, errors.New("engine: ScorePoints scores 2-D models; score images with Scorers")
+		return nil, errors.New("engine: RealPoints: an image model; score images with Scorers")
 	}
 	if m.points == nil {
 		var err error
 		if m.points, err = Points(*m.Spec); err != nil {
-			return toy.Scores{}, nil, err
+			return nil, err
 		}
 	}
-	real := toy.RealSubset(m.points, len(gen)/2, seed)
-	s, err := toy.Evaluate(m.Dataset, real, gen, seed, which)
-	return s, real, err
+	return toy.RealSubset(m.points, n, seed), nil
+}
+
+// ScorePoints scores the points gen of a 2-D model against real (from
+// RealPoints) with toy.Evaluate on the model's dataset.
+func (m *Model) ScorePoints(real, gen []float32, seed uint64, which toy.Metric) (toy.Scores, error) {
+	return toy.Evaluate(m.Dataset, real, gen, seed, which)
 }
 
 // ErrNoFeatures is returned by Scorers.Images for a job that names no
