@@ -29,10 +29,9 @@ type trainer interface {
 type cpu struct {
 	tr     trainer
 	params []nn.Param // the live weights
-	flat   []float32  // the weights, flat (params alias it)
-	grad   []float32  // the trainer's gradient, flat
+	grads  []nn.Param // the trainer's gradient
 	bucket []float32  // the gradient, then Reserve floats
-	ema    []float32
+	ema    []float32  // flat, in Layout order
 	decay  float32
 	lay    Layout
 	// beginStep, if not nil, prepares the draws of a step (the U-Net's
@@ -98,28 +97,13 @@ func NewUNet(cfg Config) (Engine, error) {
 func newCPU(tr trainer, params []nn.Param, spec job.Spec, reserve int) *cpu {
 	e := &cpu{tr: tr, params: params, decay: float32(spec.EMA), lay: layoutOf(params)}
 	e.lay.Reserve = reserve
-	n := e.lay.Size
-	e.flat = flatOf(params, n)
-	e.grad = flatOf(tr.Grads(), n)
-	e.bucket = make([]float32, n+reserve)
-	e.ema = append([]float32(nil), e.flat...)
+	e.grads = tr.Grads()
+	e.bucket = make([]float32, e.lay.Size+reserve)
+	e.ema = make([]float32, 0, e.lay.Size)
+	for _, p := range params {
+		e.ema = append(e.ema, p.Data...)
+	}
 	return e
-}
-
-// flatOf returns the one slice that the tensors ps cut, in order.
-func flatOf(ps []nn.Param, n int) []float32 {
-	if n == 0 {
-		return nil
-	}
-	flat := ps[0].Data[:n:n]
-	off := 0
-	for _, p := range ps {
-		if len(p.Data) > 0 && &flat[off] != &p.Data[0] {
-			panic(fmt.Sprintf("engine: tensor %s is not at offset %d of the flat weights", p.Name, off))
-		}
-		off += len(p.Data)
-	}
-	return flat
 }
 
 func (e *cpu) Layout() Layout       { return e.lay }
@@ -134,11 +118,13 @@ func (e *cpu) Backward(step Step, b Batch, ready func(int)) (float64, error) {
 	if err != nil {
 		return loss, err // the trainer's gradient is still zero
 	}
-	g := e.bucket[:e.lay.Size]
-	for i, v := range e.grad {
-		g[i] += v
+	for i, p := range e.lay.Params {
+		g := e.bucket[p.Offset : p.Offset+p.Len]
+		for j, v := range e.grads[i].Data {
+			g[j] += v
+		}
+		clear(e.grads[i].Data)
 	}
-	clear(e.grad)
 	if ready != nil {
 		ready(0)
 	}
@@ -146,14 +132,19 @@ func (e *cpu) Backward(step Step, b Batch, ready func(int)) (float64, error) {
 }
 
 func (e *cpu) Apply() error {
-	copy(e.grad, e.bucket[:e.lay.Size])
-	if err := e.tr.Apply(); err != nil { // zeroes e.grad
+	for i, p := range e.lay.Params {
+		copy(e.grads[i].Data, e.bucket[p.Offset:p.Offset+p.Len])
+	}
+	if err := e.tr.Apply(); err != nil { // zeroes e.grads
 		return err
 	}
 	clear(e.bucket[:e.lay.Size])
 	d := e.decay
-	for i, w := range e.flat {
-		e.ema[i] = d*e.ema[i] + (1-d)*w
+	for i, p := range e.lay.Params {
+		ema := e.ema[p.Offset : p.Offset+p.Len]
+		for j, w := range e.params[i].Data {
+			ema[j] = d*ema[j] + (1-d)*w
+		}
 	}
 	return nil
 }
@@ -197,7 +188,7 @@ func (e *cpu) Restore(s State) error {
 		return err
 	}
 	for i, p := range e.lay.Params {
-		copy(e.flat[p.Offset:p.Offset+p.Len], s.Params[i].Data)
+		copy(e.params[i].Data, s.Params[i].Data)
 		copy(e.ema[p.Offset:p.Offset+p.Len], s.EMA[i].Data)
 	}
 	return nil
