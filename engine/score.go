@@ -9,6 +9,23 @@ import (
 	"github.com/levy-ml/levy/toy"
 )
 
+// Scores are the metrics of 2-D samples (toy.Scores); Metric chooses
+// them.
+type (
+	Scores = toy.Scores
+	Metric = toy.Metric
+)
+
+// The metric sets of ScorePoints.
+const (
+	TableMetric = toy.TableMetric // the paper's: PRD F1 for grid9, MSLE for sas2d
+	AllMetrics  = toy.AllMetrics  // also k-NN precision/recall and MMD
+)
+
+// PointClip is the clamp of generated 2-D points of the reference code
+// (toy.DefaultClip).
+const PointClip = toy.DefaultClip
+
 // RealPoints draws n points of a 2-D model's training set without
 // replacement, with seed (toy.RealSubset): what its samples are scored
 // against.
@@ -27,7 +44,7 @@ func (m *Model) RealPoints(n int, seed uint64) ([]float32, error) {
 
 // ScorePoints scores the points gen of a 2-D model against real (from
 // RealPoints) with toy.Evaluate on the model's dataset.
-func (m *Model) ScorePoints(real, gen []float32, seed uint64, which toy.Metric) (toy.Scores, error) {
+func (m *Model) ScorePoints(real, gen []float32, seed uint64, which Metric) (Scores, error) {
 	return toy.Evaluate(m.Dataset, real, gen, seed, which)
 }
 

@@ -23,7 +23,6 @@ import (
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/toy"
 )
 
 // Files a sampler writes for each checkpoint, in SampleDir (and, for the
@@ -227,7 +226,7 @@ func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]
 		return nil, err
 	}
 	t1 := time.Now()
-	scores, err := m.ScorePoints(real, gen, spec.Seed, toy.TableMetric)
+	scores, err := m.ScorePoints(real, gen, spec.Seed, engine.TableMetric)
 	if err != nil {
 		return nil, fmt.Errorf("worker: scoring %s: %w", dir, err)
 	}

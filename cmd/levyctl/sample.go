@@ -20,7 +20,6 @@ import (
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
 )
 
 // The files levyctl sample writes for a 2-D model (train --force
@@ -102,7 +101,7 @@ func runSample(ctx context.Context, args []string) error {
 	if *betaMax < 0 {
 		return flagError("beta-max", *betaMax, "must be ≥ 0")
 	}
-	sc := samplers.Config{Method: *sampler, Steps: *steps, Eta: *eta, Grid: *timeGrid, Clip: toy.DefaultClip, BetaMax: *betaMax}
+	sc := samplers.Config{Method: *sampler, Steps: *steps, Eta: *eta, Grid: *timeGrid, Clip: engine.PointClip, BetaMax: *betaMax}
 	t0 := time.Now()
 	gen, err := m.Sample(sc, *n, noise.Stream(*seed, noise.TagSample))
 	if err != nil {
@@ -131,7 +130,7 @@ func runSample(ctx context.Context, args []string) error {
 	}, b); err != nil {
 		return err
 	}
-	scores, err := m.ScorePoints(real, gen, *seed, toy.AllMetrics)
+	scores, err := m.ScorePoints(real, gen, *seed, engine.AllMetrics)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func TwoD() job.Spec { return job.Default() }
 // runs in seconds (with dropout, so that Step matters).
 func TinyImage() job.Spec {
 	s := job.DefaultImage(job.FashionMNIST)
-	s.Name = "tiny-unet"
+	s.Name, s.LR = "tiny-unet", 3e-3
 	s.UNet = &job.UNet{ModelChannels: 8, ChannelMult: []int{1, 2}, NumResBlocks: 1, AttentionDS: []int{2},
 		NumHeads: 2, NormGroups: 4, Dropout: 0.1}
 	return s
