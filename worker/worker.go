@@ -21,7 +21,7 @@ import (
 // Config configures a training worker.
 type Config struct {
 	ID   string     // unique worker ID (one NATS token)
-	GPU  int        // −1: CPU; ≥ 0: that GPU (needs a cuda build)
+	GPU  int        // −1: CPU; ≥ 0: that GPU (engine.New probes for it)
 	NATS *nats.Conn // connection to the cluster's NATS
 	Log  *zap.Logger
 	// Once makes Run return after one job; otherwise the worker joins
