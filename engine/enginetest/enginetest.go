@@ -17,7 +17,8 @@ import (
 type Suite struct {
 	// Spec is the job the engines are made for.
 	Spec job.Spec
-	// New makes the engine under test.
+	// New makes the engine under test. The suite passes Device −1; a
+	// GPU engine's test sets its device before calling engine.New.
 	New func(engine.Config) (engine.Engine, error)
 	// Tolerance bounds the relative error of the loss and the gradient
 	// against engine.NewCPU (default CPUTolerance).
