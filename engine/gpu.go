@@ -8,5 +8,5 @@ import "fmt"
 // an init function with one that finds the device or says why not.
 // Nothing else changes for it.
 var gpuProbe = func(cfg Config) (Engine, error) {
-	return nil, fmt.Errorf("%w: --gpu %d: there is no CUDA engine yet; run with --gpu -1 to train on the CPU", ErrNoGPU, cfg.Device)
+	return nil, fmt.Errorf("%w: --gpu %d asked for a GPU, but this levy runs without CUDA (there is no CUDA engine yet); run with --gpu -1 to train on the CPU", ErrNoGPU, cfg.Device)
 }
