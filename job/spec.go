@@ -18,12 +18,13 @@ import (
 	"github.com/levy-ml/levy/samplers"
 )
 
-// The training methods (the names of package losses, which this package
-// does not import so that the coordinator stays free of gorgonia).
+// The training methods, as package samplers defines them (package
+// losses, which uses the same names, is not imported so that the
+// coordinator stays free of gorgonia).
 const (
-	DLPM = "dlpm"
-	LIM  = "lim"
-	DDPM = "ddpm"
+	DLPM = samplers.MethodDLPM
+	LIM  = samplers.MethodLIM
+	DDPM = samplers.MethodDDPM
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -309,13 +310,11 @@ func yamlMessage(err error, src []byte) string {
 	})
 }
 
-// DefaultSampler is the sampler that goes with a training method.
+// DefaultSampler is the sampler that goes with a training method (the
+// first of samplers.Compatible; the DLPM sampler for an unknown method).
 func DefaultSampler(method string) string {
-	switch method {
-	case LIM:
-		return samplers.LIMSDE
-	case DDPM:
-		return samplers.DDPM
+	if c := samplers.Compatible(method); len(c) > 0 {
+		return c[0]
 	}
 	return samplers.DLPM
 }
@@ -329,19 +328,6 @@ func MinSampleSteps(sampler string) int {
 		return 1
 	}
 	return 2
-}
-
-// compatible lists the samplers that fit a method.
-func compatible(method string) []string {
-	switch method {
-	case DLPM:
-		return []string{samplers.DLPM, samplers.DLIM}
-	case LIM:
-		return []string{samplers.LIMSDE, samplers.LIMODE}
-	case DDPM:
-		return []string{samplers.DDPM, samplers.DDIM}
-	}
-	return nil
 }
 
 func bad(field string, v any, why string) error {
@@ -418,13 +404,9 @@ func (s Spec) Validate() error {
 			return err
 		}
 	}
-	ok := false
-	for _, c := range compatible(s.Method) {
-		ok = ok || c == s.Sample.Sampler
-	}
 	switch {
-	case !ok:
-		return bad("sample.sampler", fmt.Sprintf("%q", s.Sample.Sampler), fmt.Sprintf("a %s model samples with one of %v", s.Method, compatible(s.Method)))
+	case !samplers.Fits(s.Method, s.Sample.Sampler):
+		return bad("sample.sampler", fmt.Sprintf("%q", s.Sample.Sampler), fmt.Sprintf("a %s model samples with one of %v", s.Method, samplers.Compatible(s.Method)))
 	case s.Sample.Steps < MinSampleSteps(s.Sample.Sampler) || s.Sample.Steps > 100000:
 		return bad("sample.steps", s.Sample.Steps, fmt.Sprintf("want %d … 100000 for the %s sampler", MinSampleSteps(s.Sample.Sampler), s.Sample.Sampler))
 	case s.Sample.N <= 0 || s.Sample.N > 1<<24:

@@ -25,24 +25,25 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/worker"
 )
 
-// hangEngine runs hang before the at-th Gradients call (to hang or kill
+// hangEngine runs hang before the at-th Backward call (to hang or kill
 // the worker there).
 type hangEngine struct {
-	worker.Engine
+	engine.Engine
 	calls atomic.Int64
 	at    int64
 	hang  func()
 }
 
-func (e *hangEngine) Gradients(x, tau, target []float32) (float64, error) {
+func (e *hangEngine) Backward(step engine.Step, b engine.Batch, ready func(int)) (float64, error) {
 	if e.calls.Add(1) == e.at {
 		e.hang()
 	}
-	return e.Engine.Gradients(x, tau, target)
+	return e.Engine.Backward(step, b, ready)
 }
 
 // killAt makes a worker die as a whole at its at-th step: its connection
@@ -52,7 +53,7 @@ func (e *hangEngine) Gradients(x, tau, target []float32) (float64, error) {
 func killAt(t *testing.T, at int64, conn **nats.Conn, died chan<- time.Time) *worker.Faults {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) }) // runs before the cluster's cleanup waits for the workers
-	return &worker.Faults{Engine: func(_ int, e worker.Engine) worker.Engine {
+	return &worker.Faults{Engine: func(_ int, e engine.Engine) engine.Engine {
 		return &hangEngine{Engine: e, at: at, hang: func() {
 			(*conn).Close()
 			died <- time.Now()

@@ -14,24 +14,25 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/worker"
 )
 
 // failingEngine fails its job (not retryably) at its call number at.
 type failingEngine struct {
-	worker.Engine
+	engine.Engine
 	calls atomic.Int64
 	at    int64
 }
 
 var errBadData = errors.New("injected: bad data")
 
-func (e *failingEngine) Gradients(x, tau, target []float32) (float64, error) {
+func (e *failingEngine) Backward(step engine.Step, b engine.Batch, ready func(int)) (float64, error) {
 	if e.calls.Add(1) == e.at {
 		return 0, errBadData
 	}
-	return e.Engine.Gradients(x, tau, target)
+	return e.Engine.Backward(step, b, ready)
 }
 
 // TestEventsAreLoggedWithTheirFields: the coordinator's important events
@@ -47,7 +48,7 @@ func TestEventsAreLoggedWithTheirFields(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	var hung atomic.Bool
-	cancelW1, _ := c.worker("w1", &worker.Faults{Engine: func(rank int, e worker.Engine) worker.Engine {
+	cancelW1, _ := c.worker("w1", &worker.Faults{Engine: func(rank int, e engine.Engine) engine.Engine {
 		return &hangAt{Engine: e, at: 25, release: release, hung: &hung}
 	}})
 	c.worker("w0", nil)
@@ -84,19 +85,19 @@ func TestEventsAreLoggedWithTheirFields(t *testing.T) {
 
 // hangAt blocks its job at call number at until release.
 type hangAt struct {
-	worker.Engine
+	engine.Engine
 	calls   atomic.Int64
 	at      int64
 	release <-chan struct{}
 	hung    *atomic.Bool
 }
 
-func (e *hangAt) Gradients(x, tau, target []float32) (float64, error) {
+func (e *hangAt) Backward(step engine.Step, b engine.Batch, ready func(int)) (float64, error) {
 	if e.calls.Add(1) == e.at {
 		e.hung.Store(true)
 		<-e.release
 	}
-	return e.Engine.Gradients(x, tau, target)
+	return e.Engine.Backward(step, b, ready)
 }
 
 // TestEndedJobTellsItsWorkers: when a job ends (here it fails: a rank's
@@ -120,7 +121,7 @@ func TestEndedJobTellsItsWorkers(t *testing.T) {
 	}
 	nc.Flush()
 	_, d0 := c.worker("w0", nil)
-	_, d1 := c.worker("w1", &worker.Faults{Engine: func(rank int, e worker.Engine) worker.Engine {
+	_, d1 := c.worker("w1", &worker.Faults{Engine: func(rank int, e engine.Engine) engine.Engine {
 		return &failingEngine{Engine: e, at: 10}
 	}})
 	_, err := c.run(c.coordConfig(2))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/worker"
@@ -92,11 +93,11 @@ func TestImageJobErrors(t *testing.T) {
 	p := filepath.Join(data, "data_batch_4.bin")
 	b, _ := os.ReadFile(p)
 	os.WriteFile(p, b[:len(b)-10], 0o644)
-	_, err := worker.OpenImages(tinyImageJob(job.CIFAR10, data, 3), true)
+	_, err := engine.OpenImages(tinyImageJob(job.CIFAR10, data, 3), true)
 	if err == nil || !contains(err.Error(), p, "offset 21511", "record 7") {
 		t.Fatalf("truncated CIFAR-10 file: %v", err)
 	}
-	_, err = worker.OpenImages(tinyImageJob(job.CelebA, filepath.Join(data, "none"), 3), true)
+	_, err = engine.OpenImages(tinyImageJob(job.CelebA, filepath.Join(data, "none"), 3), true)
 	if err == nil || !contains(err.Error(), filepath.Join(data, "none")) {
 		t.Fatalf("missing CelebA directory: %v", err)
 	}

@@ -5,14 +5,16 @@ import (
 	"math/rand/v2"
 
 	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/samplers"
 	"github.com/levy-ml/levy/schedule"
 )
 
-// The methods.
+// The methods, as package samplers defines them (with the samplers that
+// fit each).
 const (
-	DLPM = "dlpm"
-	LIM  = "lim"
-	DDPM = "ddpm"
+	DLPM = samplers.MethodDLPM
+	LIM  = samplers.MethodLIM
+	DDPM = samplers.MethodDDPM
 )
 
 // Config says how training examples are made and scored.

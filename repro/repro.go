@@ -18,12 +18,13 @@ import (
 	"github.com/levy-ml/levy/toy"
 )
 
-// Methods that can appear in a table.
+// The rows a table can have: the three training methods with their
+// default samplers, and DLIM (a DLPM model sampled with DLIM).
 const (
-	DLPM = "dlpm"
-	DLIM = "dlim"
-	LIM  = "lim"
-	DDPM = "ddpm"
+	DLPM = samplers.MethodDLPM
+	DLIM = samplers.DLIM
+	LIM  = samplers.MethodLIM
+	DDPM = samplers.MethodDDPM
 )
 
 // Config describes one table run.

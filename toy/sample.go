@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/samplers"
 )
@@ -24,27 +23,10 @@ type SampleConfig struct {
 // DefaultClip is the reference code's clamp of generated 2-D points.
 const DefaultClip = 6
 
-// Compatible reports the samplers that fit a model trained with method.
-func Compatible(method string) []string {
-	switch method {
-	case losses.DLPM:
-		return []string{samplers.DLPM, samplers.DLIM}
-	case losses.LIM:
-		return []string{samplers.LIMSDE, samplers.LIMODE}
-	case losses.DDPM:
-		return []string{samplers.DDPM, samplers.DDIM}
-	}
-	return nil
-}
-
 // Sample draws sc.N points from t.
 func Sample(t *Trained, sc SampleConfig) ([]float32, error) {
-	ok := false
-	for _, s := range Compatible(t.Config.Method) {
-		ok = ok || s == sc.Sampler
-	}
-	if !ok {
-		return nil, fmt.Errorf("toy: sampler %q does not fit a model trained with %q (use one of %v)", sc.Sampler, t.Config.Method, Compatible(t.Config.Method))
+	if !samplers.Fits(t.Config.Method, sc.Sampler) {
+		return nil, fmt.Errorf("toy: sampler %q does not fit a model trained with %q (use one of %v)", sc.Sampler, t.Config.Method, samplers.Compatible(t.Config.Method))
 	}
 	if sc.N <= 0 {
 		return nil, fmt.Errorf("toy: N = %d, want > 0", sc.N)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/engine"
 )
 
 // saveCheckpoint is checkpoint.Save; tests slow it down to stand for slow
@@ -24,9 +25,9 @@ type ckptWriter struct {
 	done chan struct{} // closed when the write in flight ends; nil if none
 	err  error         // that write's error: set before done is closed
 
-	// Copies of the parameters, the EMA and the optimiser state, reused
-	// from one checkpoint to the next.
-	params, ema, optim []float32
+	// state is the copy of the engine's state being written, reused from
+	// one checkpoint to the next.
+	state engine.State
 }
 
 // start runs write in the background. The previous write must have been
@@ -66,27 +67,6 @@ func (c *ckptWriter) poll() error {
 	default:
 		return nil
 	}
-}
-
-// copyTensors copies ts into *buf (grown as needed) and returns tensors
-// of the same names and shapes over the copy.
-func copyTensors(buf *[]float32, ts []Tensor) []Tensor {
-	n := 0
-	for _, t := range ts {
-		n += len(t.Data)
-	}
-	if cap(*buf) < n {
-		*buf = make([]float32, n)
-	}
-	flat := (*buf)[:n]
-	out := make([]Tensor, len(ts))
-	lo := 0
-	for i, t := range ts {
-		copy(flat[lo:], t.Data)
-		out[i] = Tensor{Name: t.Name, Shape: t.Shape, Data: flat[lo : lo+len(t.Data) : lo+len(t.Data)]}
-		lo += len(t.Data)
-	}
-	return out
 }
 
 // endWrites is the session's last word on its checkpoints: it waits for

@@ -22,14 +22,19 @@
 //     control words (checkpoint requested, stop requested, non-finite
 //     gradient), so every rank sees the same decisions at the same step. A step whose gradient is not finite on
 //     any rank is skipped by all; ten in a row fail the job.
-//  4. AdamW step and the EMA of the weights; every rank holds the same bits.
+//  4. AdamW step and the EMA of the weights (in the engine); every rank
+//     holds the same bits.
 //  5. Rank 0 reports progress and checkpoints (package checkpoint): it
 //     copies the state and writes it in the background, off the ring's
 //     path, one checkpoint at a time, and announces each once durable;
 //     the last is durable before the rank reports Done.
 //
-// The network runs on an Engine; the CPU engine wraps the gorgonia MLP.
-// A GPU engine plugs in behind the same interface (build tag cuda).
+// The network runs on an engine.Engine (package engine, which picks the
+// CPU or a GPU engine from Config.GPU): the engine adds the gradient into
+// its buckets, the worker weighs and all-reduces each bucket as soon as
+// it is ready, the last one with the control words in its reserved
+// tail, and the engine applies the step and keeps the EMA. The worker
+// names no network package.
 //
 // A sampling worker (Sampler) watches for new checkpoints, samples the
 // model with the job's sampler, and writes samples.safetensors,

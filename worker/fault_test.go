@@ -19,6 +19,7 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/coordinator"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/natstest"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/nn"
@@ -26,18 +27,18 @@ import (
 )
 
 // faultyEngine injects faults into one rank's engine: onCall runs before
-// the n-th Gradients and may return an error in its place.
+// the n-th Backward and may return an error in its place.
 type faultyEngine struct {
-	Engine
+	engine.Engine
 	calls  atomic.Int64
 	onCall func(n int64) error
 }
 
-func (e *faultyEngine) Gradients(x, tau, target []float32) (float64, error) {
+func (e *faultyEngine) Backward(step engine.Step, b engine.Batch, ready func(int)) (float64, error) {
 	if err := e.onCall(e.calls.Add(1)); err != nil {
 		return 0, err
 	}
-	return e.Engine.Gradients(x, tau, target)
+	return e.Engine.Backward(step, b, ready)
 }
 
 // spawnWorker starts one more worker in the running runCluster (tests
@@ -93,7 +94,7 @@ func runCluster(t *testing.T, spec job.Spec, n int, ringTimeout time.Duration, f
 		}
 		wc.JoinRetry, wc.HeartbeatEvery = 100*time.Millisecond, 200*time.Millisecond
 		nc := wc.NATS
-		wc.wrapEngine = func(rank int, e Engine) Engine {
+		wc.wrapEngine = func(rank int, e engine.Engine) engine.Engine {
 			rankConn.Store(rank, nc)
 			if rank != faultRank {
 				return e

@@ -15,12 +15,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/unet"
 )
 
 // Image samplers write, besides SamplesFile and MetricsFile, the grid of
@@ -34,38 +33,10 @@ const (
 	ProgressGrids = 8
 )
 
-// LoadUNet reads the U-Net of a checkpoint (the EMA weights if ema).
-func LoadUNet(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*unet.Model, error) {
-	name := ModelFile
-	if ema {
-		name = EMAFile
-	}
-	m, err := unet.New(UNetConfig(spec), 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := loadWeights(c, name, tensors(m.Params())); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// SampleImages draws n images [n, C, H, W] from an image model with the
-// job's sampler, seeded by (seed, step).
-func SampleImages(m *unet.Model, spec job.Spec, n int, seed uint64, step int64) ([]float32, error) {
-	den := unet.NewDenoiser(m)
-	defer den.Close()
-	return samplers.Sample(den, spec.Sampler(), n, spec.Dim(), noise.Stream(seed, noise.TagSample, uint64(step)))
-}
-
-func (s *Sampler) sampleImages(ctx context.Context, c *checkpoint.Checkpoint, spec job.Spec) (map[string]float64, error) {
-	m, err := LoadUNet(c, spec, spec.Sample.UseEMA)
-	if err != nil {
-		return nil, err
-	}
+func (s *Sampler) sampleImages(ctx context.Context, c *checkpoint.Checkpoint, spec job.Spec, m *engine.Model) (map[string]float64, error) {
 	t0 := time.Now()
 	n := spec.Sample.N
-	gen, err := SampleImages(m, spec, n, s.cfg.Seed, c.Manifest.Step)
+	gen, err := m.Sample(spec.Sampler(), n, noise.Stream(s.cfg.Seed, noise.TagSample, uint64(c.Manifest.Step)))
 	if err != nil {
 		return nil, fmt.Errorf("worker: sampling %s: %w", c.Dir, err)
 	}
@@ -75,7 +46,7 @@ func (s *Sampler) sampleImages(ctx context.Context, c *checkpoint.Checkpoint, sp
 	}
 	ch, size := job.ImageShape(spec.Dataset)
 	metrics := map[string]float64{"sample_seconds": sampleSec, "images_per_second": float64(n) / sampleSec}
-	if q, err := ImageQuality(spec, gen, n); err == nil {
+	if q, err := s.scorers.Images(spec, gen, n); err == nil {
 		for k, v := range q {
 			metrics[k] = v
 		}

@@ -17,14 +17,12 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
 )
 
 // Files a sampler writes for each checkpoint, in SampleDir (and, for the
@@ -87,6 +85,8 @@ type Sampler struct {
 	// loaded, if set (tests only), runs once a checkpoint is loaded,
 	// before its samples are written.
 	loaded func(dir string)
+	// scorers scores image samples (it keeps the real images' features).
+	scorers engine.Scorers
 }
 
 // NewSampler validates cfg.
@@ -185,44 +185,6 @@ func (s *Sampler) Run(ctx context.Context) error {
 	}
 }
 
-// LoadModel reads the network of a checkpoint (the EMA weights if ema).
-func LoadModel(c *checkpoint.Checkpoint, spec job.Spec, ema bool) (*mlp.Model, error) {
-	name := ModelFile
-	if ema {
-		name = EMAFile
-	}
-	m, err := mlp.New(ModelConfig(spec), 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := loadWeights(c, name, tensors(m.Params())); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// loadWeights copies the tensors of file name of c into ps (by name).
-func loadWeights(c *checkpoint.Checkpoint, name string, ps []Tensor) error {
-	for _, f := range c.Files {
-		if f.Name != name {
-			continue
-		}
-		by := map[string]safetensors.Tensor{}
-		for _, t := range f.Tensors {
-			by[t.Name] = t
-		}
-		for _, p := range ps {
-			t, ok := by[p.Name]
-			if !ok || len(t.Data) != len(p.Data) {
-				return fmt.Errorf("worker: %s: tensor %q missing or of the wrong size", filepath.Join(c.Dir, name), p.Name)
-			}
-			copy(p.Data, t.Data)
-		}
-		return nil
-	}
-	return fmt.Errorf("worker: %s: no %s", c.Dir, name)
-}
-
 // SampleCheckpoint samples one checkpoint directory with its job's
 // sampler and writes the samples, the plot and the metrics to
 // SampleDir(run, step), where run is the directory above the checkpoint's
@@ -241,16 +203,17 @@ func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("worker: %s: %w", dir, err)
 	}
-	if spec.IsImage() {
-		return s.sampleImages(ctx, c, spec)
-	}
-	m, err := LoadModel(c, spec, spec.Sample.UseEMA)
+	m, err := engine.FromCheckpoint(c, spec.Sample.UseEMA)
 	if err != nil {
 		return nil, err
 	}
+	defer m.Close()
+	if spec.IsImage() {
+		return s.sampleImages(ctx, c, spec, m)
+	}
 	t0 := time.Now()
 	n := spec.Sample.N
-	gen, err := samplers.Sample(m, spec.Sampler(), n, 2, noise.Stream(s.cfg.Seed, noise.TagSample, uint64(c.Manifest.Step)))
+	gen, err := m.Sample(spec.Sampler(), n, noise.Stream(s.cfg.Seed, noise.TagSample, uint64(c.Manifest.Step)))
 	if err != nil {
 		return nil, fmt.Errorf("worker: sampling %s: %w", dir, err)
 	}
@@ -258,13 +221,12 @@ func (s *Sampler) SampleCheckpoint(ctx context.Context, dir string) (map[string]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := Dataset(spec)
+	real, err := m.RealPoints(n, spec.Seed)
 	if err != nil {
 		return nil, err
 	}
-	real := toy.RealSubset(data, n, spec.Seed)
 	t1 := time.Now()
-	scores, err := toy.Evaluate(spec.Dataset, real, gen, spec.Seed, toy.TableMetric)
+	scores, err := m.ScorePoints(real, gen, spec.Seed, engine.TableMetric)
 	if err != nil {
 		return nil, fmt.Errorf("worker: scoring %s: %w", dir, err)
 	}

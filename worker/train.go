@@ -18,19 +18,18 @@ import (
 
 	"github.com/levy-ml/levy/allreduce"
 	"github.com/levy-ml/levy/checkpoint"
-	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 )
 
-// Checkpoint file names.
+// Checkpoint file names (package engine's).
 const (
-	ModelFile = "model.safetensors"
-	EMAFile   = "ema.safetensors"
-	OptimFile = "optim.safetensors"
+	ModelFile = engine.ModelFile
+	EMAFile   = engine.EMAFile
+	OptimFile = engine.OptimFile
 )
 
 // CheckpointDir is where a run keeps its checkpoints.
@@ -62,30 +61,17 @@ type session struct {
 	log    *zap.Logger
 	src    source
 	nz     *losses.Noiser
-	eng    Engine
-	params []Tensor
-	grads  []Tensor
-	ema    []float32 // flat, Params order
-	nParam int
-	buf    []float32 // gradients, then the control words
-	ring   *allreduce.Ring
+	eng    engine.Engine
+	lay    engine.Layout
+	// buckets are the engine's gradient buckets; the last ends with the
+	// nCtl control words.
+	buckets [][]float32
+	ring    *allreduce.Ring
 
 	ckptReq, stopReq, regroupReq atomic.Bool
 	skipped                      int // steps skipped in all
 
 	ckpt ckptWriter // rank 0's checkpoint writes
-}
-
-// DataSeed, InitSeed: the seeds of the dataset and of the initial weights.
-func initSeed(seed uint64) uint64 { return noise.Stream(seed, noise.TagInit).Uint64() }
-
-// Dataset regenerates the job's training set.
-func Dataset(spec job.Spec) ([]float32, error) {
-	dc, err := spec.Data()
-	if err != nil {
-		return nil, err
-	}
-	return data2d.Generate(dc, noise.Stream(spec.Seed, noise.TagData))
 }
 
 func (w *Worker) runJob(ctx context.Context, a wire.Assign) (err error) {
@@ -256,24 +242,16 @@ func (s *session) setup() error {
 	if s.src, err = openSource(s.spec); err != nil {
 		return err
 	}
-	if s.nz, err = losses.NewNoiser(NoiseConfig(s.spec)); err != nil {
+	if s.nz, err = losses.NewNoiser(engine.NoiseConfig(s.spec)); err != nil {
 		return err
 	}
-	if s.eng, err = NewEngine(s.w.cfg.GPU, s.spec, initSeed(s.spec.Seed)); err != nil {
+	if s.eng, err = engine.New(engine.Config{Spec: s.spec, Device: s.w.cfg.GPU, Reserve: nCtl}); err != nil {
 		return err
 	}
 	if s.w.cfg.wrapEngine != nil {
 		s.eng = s.w.cfg.wrapEngine(s.a.Rank, s.eng)
 	}
-	s.params, s.grads = s.eng.Params(), s.eng.Grads()
-	for _, p := range s.params {
-		s.nParam += len(p.Data)
-	}
-	s.ema = make([]float32, 0, s.nParam)
-	for _, p := range s.params {
-		s.ema = append(s.ema, p.Data...)
-	}
-	s.buf = make([]float32, s.nParam+nCtl)
+	s.lay, s.buckets = s.eng.Layout(), s.eng.Buckets()
 	return nil
 }
 
@@ -291,60 +269,17 @@ func (s *session) restore(dir string) (int, error) {
 	if string(spec.JSON()) != string(s.spec.JSON()) {
 		return 0, fmt.Errorf("worker: %s holds a checkpoint of another job spec", dir)
 	}
-	files := map[string]checkpoint.File{}
-	for _, f := range c.Files {
-		files[f.Name] = f
-	}
-	load := func(name string, dst []Tensor) error {
-		f, ok := files[name]
-		if !ok {
-			return fmt.Errorf("worker: %s: no %s", dir, name)
-		}
-		by := map[string]Tensor{}
-		for _, t := range f.Tensors {
-			by[t.Name] = t
-		}
-		for _, p := range dst {
-			t, ok := by[p.Name]
-			if !ok || len(t.Data) != len(p.Data) {
-				return fmt.Errorf("worker: %s: %s: tensor %q missing or of the wrong size", dir, name, p.Name)
-			}
-			copy(p.Data, t.Data)
-		}
-		return nil
-	}
-	if err := load(ModelFile, s.params); err != nil {
-		return 0, err
-	}
-	if err := load(EMAFile, tensorsOver(s.params, s.ema)); err != nil {
-		return 0, err
-	}
-	of, ok := files[OptimFile]
-	if !ok {
-		return 0, fmt.Errorf("worker: %s: no %s", dir, OptimFile)
-	}
-	ostep, err := parseOptimMeta(of.Meta)
+	st, err := engine.ReadState(s.lay, c)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", filepath.Join(dir, OptimFile), err)
+		return 0, err
 	}
-	if err := s.eng.SetOptimState(ostep, of.Tensors); err != nil {
-		return 0, fmt.Errorf("%s: %w", filepath.Join(dir, OptimFile), err)
+	if err := s.eng.Restore(st); err != nil {
+		return 0, fmt.Errorf("worker: %s: %w", dir, err)
 	}
 	if n, err := strconv.Atoi(c.Manifest.Extra["skipped"]); err == nil {
 		s.skipped = n
 	}
 	return int(c.Manifest.Step), nil
-}
-
-// tensorsOver lays flat over the shapes of like.
-func tensorsOver(like []Tensor, flat []float32) []Tensor {
-	out := make([]Tensor, len(like))
-	lo := 0
-	for i, p := range like {
-		out[i] = Tensor{Name: p.Name, Shape: p.Shape, Data: flat[lo : lo+len(p.Data)]}
-		lo += len(p.Data)
-	}
-	return out
 }
 
 func (s *session) loop(ctx context.Context, stepp *int) (err error) {
@@ -359,7 +294,6 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 	weight := float32(shardWeight(B, a.World, b))
 	dataN := s.src.Len()
 	perEpoch := spec.StepsPerEpochOf(dataN)
-	stepper, _ := s.eng.(interface{ BeginStep(step, rank int) })
 	var aug *rand.Rand
 	if spec.IsImage() {
 		aug = rand.New(rand.NewPCG(0, 0))
@@ -400,9 +334,6 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 			permEpoch = epoch
 		}
 		first := pos*B + lo
-		if stepper != nil {
-			stepper.BeginStep(step, a.Rank)
-		}
 		for i, idx := range perm[first : first+b] {
 			if aug != nil {
 				aug = noise.Stream(spec.Seed, noise.TagAug, uint64(step), uint64(lo+i))
@@ -413,57 +344,20 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 			noise.Reseed(pcg, spec.Seed, noise.TagTrain, uint64(step), uint64(lo+i))
 			s.nz.Prepare(rng, x0[d*i:d*i+d], d, xt[d*i:d*i+d], tau[i:i+1], tgt[d*i:d*i+d])
 		}
-		loss, err := s.eng.Gradients(xt, tau, tgt)
-		bad := float32(0)
-		if errors.Is(err, nn.ErrNonFinite) {
-			bad, loss = 1, 0
-			for _, g := range s.grads {
-				clear(g.Data)
-			}
-		} else if err != nil {
+		ctl, bad, arSec, err := s.exchange(ctx, engine.Step{Index: int64(step), Rank: a.Rank},
+			engine.Batch{X: xt, Tau: tau, Target: tgt}, weight)
+		if err != nil {
 			return fmt.Errorf("worker: step %d: %w", step, err)
 		}
-		off := 0
-		for _, g := range s.grads {
-			copy(s.buf[off:], g.Data)
-			off += len(g.Data)
-		}
-		if weight != 0 {
-			// An uneven shard: weigh its mean by its share of the batch,
-			// so that the ring's average is the global mean.
-			for i, v := range s.buf[:s.nParam] {
-				s.buf[i] = v * weight
-			}
-			loss *= float64(weight)
-		}
-		ctl := s.buf[s.nParam:]
-		ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
-		ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlRegroup] = 0, 0, 0
-		if s.regroupReq.Load() {
-			ctl[ctlRegroup] = 1
-		}
-		if s.ckptReq.Swap(false) {
-			ctl[ctlCheckpoint] = 1
-		}
-		if s.stopReq.Load() {
-			ctl[ctlStop] = 1
-		}
-		t0 := time.Now()
-		if err := s.ring.Mean(ctx, s.buf); err != nil {
-			return fmt.Errorf("worker: step %d: %w", step, err)
-		}
-		arSec := time.Since(t0).Seconds()
 		arSum += arSec
 		if m := s.w.cfg.Metrics; m != nil && arSec > 0 {
 			m.AllReduceSeconds.Observe(arSec)
 			n := float64(a.World)
-			m.BusBandwidth.Set(2 * (n - 1) / n * float64(4*len(s.buf)) / arSec)
+			m.BusBandwidth.Set(2 * (n - 1) / n * float64(4*(s.lay.Size+nCtl)) / arSec)
 		}
 		ctlC, ctlS, ctlR, nonFinite = ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlRegroup], ctl[ctlNonFinite]
 		if nonFinite > 0 {
-			for _, g := range s.grads {
-				clear(g.Data)
-			}
+			s.eng.ZeroGrad()
 			s.skipped++
 			consecutive++
 			if m := s.w.cfg.Metrics; m != nil {
@@ -475,15 +369,9 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 			}
 		} else {
 			consecutive = 0
-			off = 0
-			for _, g := range s.grads {
-				copy(g.Data, s.buf[off:off+len(g.Data)])
-				off += len(g.Data)
-			}
-			if err := s.eng.Apply(); err != nil {
+			if err := s.eng.Apply(); err != nil { // the optimiser step and the EMA
 				return fmt.Errorf("worker: step %d: %w", step, err)
 			}
-			s.updateEMA()
 			lossSum += float64(ctl[ctlLoss])
 			sinceN++
 		}
@@ -535,16 +423,67 @@ func (s *session) loop(ctx context.Context, stepp *int) (err error) {
 	return nil
 }
 
-func (s *session) updateEMA() {
-	dcy := float32(s.spec.EMA)
-	off := 0
-	for _, p := range s.params {
-		e := s.ema[off : off+len(p.Data)]
-		for i, w := range p.Data {
-			e[i] = dcy*e[i] + (1-dcy)*w
+// exchange runs the engine's backward pass on this rank's batch and
+// averages the gradient over the ring, bucket by bucket, weighing each
+// by weight first (an uneven shard; 0: none). Every bucket but the last
+// is averaged as soon as the engine has it, while the backward pass
+// goes on; the last goes after it, with the control words (the loss,
+// whether this rank's gradient was not finite, and the requests), which
+// it returns, averaged, with bad (1: this rank's gradient was not
+// finite, and it sent zeros) and the seconds spent in the ring. Every
+// rank makes the same ring calls whatever its gradient.
+func (s *session) exchange(ctx context.Context, step engine.Step, b engine.Batch, weight float32) (ctl []float32, bad float32, arSec float64, err error) {
+	last := len(s.buckets) - 1
+	var ringErr error
+	reduced := 0
+	reduce := func(i int) {
+		if ringErr != nil {
+			return
 		}
-		off += len(p.Data)
+		buf := s.buckets[i]
+		if weight != 0 {
+			// An uneven shard: weigh its mean by its share of the batch,
+			// so that the ring's average is the global mean.
+			r := s.lay.Buckets[i]
+			for j, v := range buf[:r.Hi-r.Lo] {
+				buf[j] = v * weight
+			}
+		}
+		t0 := time.Now()
+		ringErr = s.ring.Mean(ctx, buf)
+		arSec += time.Since(t0).Seconds()
+		reduced = i + 1
 	}
+	loss, err := s.eng.Backward(step, b, func(i int) {
+		if i < last {
+			reduce(i)
+		}
+	})
+	if errors.Is(err, engine.ErrNonFinite) {
+		bad, loss = 1, 0
+		s.eng.ZeroGrad() // this rank sends zeros; every rank skips the step
+	} else if err != nil {
+		return nil, 0, arSec, err
+	}
+	if weight != 0 {
+		loss *= float64(weight)
+	}
+	ctl = s.buckets[last][len(s.buckets[last])-nCtl:]
+	ctl[ctlLoss], ctl[ctlNonFinite] = float32(loss), bad
+	ctl[ctlCheckpoint], ctl[ctlStop], ctl[ctlRegroup] = 0, 0, 0
+	if s.regroupReq.Load() {
+		ctl[ctlRegroup] = 1
+	}
+	if s.ckptReq.Swap(false) {
+		ctl[ctlCheckpoint] = 1
+	}
+	if s.stopReq.Load() {
+		ctl[ctlStop] = 1
+	}
+	for i := reduced; i <= last; i++ {
+		reduce(i)
+	}
+	return ctl, bad, arSec, ringErr
 }
 
 // save checkpoints the state after done steps (rank 0 only): it waits for
@@ -557,18 +496,10 @@ func (s *session) save(done int, last bool) error {
 	if err := s.ckpt.wait(); err != nil {
 		return err
 	}
-	ostep, ots := s.eng.OptimState()
-	format := "levy-mlp"
-	if s.spec.IsImage() {
-		format = "levy-unet"
+	if err := s.eng.Snapshot(&s.ckpt.state); err != nil {
+		return fmt.Errorf("worker: checkpoint at step %d: %w", done, err)
 	}
-	meta := map[string]string{"format": format, "method": s.spec.Method,
-		"alpha": strconv.FormatFloat(s.spec.Alpha, 'g', -1, 64)}
-	files := []checkpoint.File{
-		{Name: ModelFile, Tensors: copyTensors(&s.ckpt.params, s.params), Meta: meta},
-		{Name: EMAFile, Tensors: copyTensors(&s.ckpt.ema, tensorsOver(s.params, s.ema)), Meta: meta},
-		{Name: OptimFile, Tensors: copyTensors(&s.ckpt.optim, ots), Meta: optimMeta(ostep)},
-	}
+	files := engine.Files(s.spec, s.ckpt.state)
 	m := checkpoint.Manifest{Job: s.spec.JSON(), Step: int64(done), Epoch: int64(done / s.spec.StepsPerEpochOf(s.src.Len())),
 		RNG:   checkpoint.RNGState{Seed: s.spec.Seed, Scheme: RNGScheme, Next: int64(done)},
 		Extra: map[string]string{"world": strconv.Itoa(s.a.World), "skipped": strconv.Itoa(s.skipped)}}

@@ -13,15 +13,15 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/allreduce"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/preflight"
 	"github.com/levy-ml/levy/internal/wire"
-	"github.com/levy-ml/levy/job"
 )
 
 // Config configures a training worker.
 type Config struct {
 	ID   string     // unique worker ID (one NATS token)
-	GPU  int        // −1: CPU; ≥ 0: that GPU (needs a cuda build)
+	GPU  int        // −1: CPU; ≥ 0: that GPU (engine.New probes for it)
 	NATS *nats.Conn // connection to the cluster's NATS
 	Log  *zap.Logger
 	// Once makes Run return after one job; otherwise the worker joins
@@ -53,7 +53,7 @@ type Config struct {
 	Metrics *Metrics
 
 	// wrapEngine, if set (tests only), wraps the engine to inject faults.
-	wrapEngine func(rank int, e Engine) Engine
+	wrapEngine func(rank int, e engine.Engine) engine.Engine
 	// faults, if not nil (tests only), may drop messages.
 	faults *Faults
 }
@@ -65,7 +65,7 @@ type Faults struct {
 	Publish func(subject string, m wire.Message) bool
 	// Engine, if not nil, wraps the engine of each job (to hang or fail
 	// it).
-	Engine func(rank int, e Engine) Engine
+	Engine func(rank int, e engine.Engine) engine.Engine
 }
 
 // WithFaults returns c with faults injected (for tests of this and other
@@ -163,19 +163,10 @@ func New(cfg Config) (*Worker, error) {
 		log: log.With(zap.String("worker", cfg.ID), zap.String("incarnation", inc))}, nil
 }
 
-// CheckGPU reports whether this build can train on gpu (−1: the CPU).
+// CheckGPU reports whether this process can train on gpu (−1: the
+// CPU): engine.CheckDevice.
 func CheckGPU(gpu int) error {
-	if gpu < -1 {
-		return fmt.Errorf("worker: --gpu %d: want a device number ≥ 0, or −1 for the CPU", gpu)
-	}
-	if gpu >= 0 {
-		e, err := newGPUEngine(gpu, job.Default(), 0)
-		if err != nil {
-			return err
-		}
-		e.Close()
-	}
-	return nil
+	return engine.CheckDevice(gpu)
 }
 
 // Run joins the coordinator and works on the jobs it assigns until ctx is

@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
 )
 
 // The files levyctl sample writes for a 2-D model (train --force
@@ -86,12 +87,13 @@ func runSample(ctx context.Context, args []string) error {
 	if st, err := os.Stat(*model); err != nil || !st.IsDir() {
 		return flagError("model", *model, "no such model directory")
 	}
-	t, err := toy.Load(*model)
+	m, err := engine.Load(*model, false)
 	if err != nil {
 		return fmt.Errorf("--model %s: %w", *model, err)
 	}
+	defer m.Close()
 	if *sampler == "" {
-		*sampler = toy.Compatible(t.Config.Method)[0]
+		*sampler = samplers.Compatible(m.Method)[0]
 	}
 	if err := checkSteps(*sampler, *steps); err != nil {
 		return err
@@ -99,9 +101,9 @@ func runSample(ctx context.Context, args []string) error {
 	if *betaMax < 0 {
 		return flagError("beta-max", *betaMax, "must be ≥ 0")
 	}
-	sc := toy.SampleConfig{Sampler: *sampler, Steps: *steps, N: *n, Seed: *seed, Eta: *eta, Grid: *timeGrid, Clip: toy.DefaultClip, BetaMax: *betaMax}
+	sc := samplers.Config{Method: *sampler, Steps: *steps, Eta: *eta, Grid: *timeGrid, Clip: engine.PointClip, BetaMax: *betaMax}
 	t0 := time.Now()
-	gen, err := toy.Sample(t, sc)
+	gen, err := m.Sample(sc, *n, noise.Stream(*seed, noise.TagSample))
 	if err != nil {
 		return err
 	}
@@ -113,25 +115,28 @@ func runSample(ctx context.Context, args []string) error {
 	if err := writeCSV(filepath.Join(*out, samplesCSV), gen, 2); err != nil {
 		return err
 	}
-	real := toy.RealSubset(t.Data, *n, *seed)
-	b := plot2d.Bounds{XMin: -0.6, XMax: 2.6, YMin: -0.6, YMax: 2.6}
-	if t.Config.Data.Name == data2d.NameSAS2D {
-		b = plot2d.Bounds{XMin: -0.5, XMax: 0.5, YMin: -0.5, YMax: 0.5}
-	}
-	title := fmt.Sprintf("%s, %d steps (α = %g)", *sampler, *steps, t.Config.Alpha)
-	if err := plot2d.WritePNG(filepath.Join(*out, samplesPNG), []plot2d.Panel{
-		{Title: title, Points: gen},
-		{Title: "real data (" + t.Config.Data.Name + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}},
-	}, b); err != nil {
-		return err
-	}
-	scores, err := toy.Evaluate(t.Config.Data.Name, real, gen, *seed, toy.AllMetrics)
+	real, err := m.RealPoints(*n, *seed)
 	if err != nil {
 		return err
 	}
-	m := map[string]any{"sampler": *sampler, "steps": *steps, "n": *n, "seed": *seed,
-		"sample_seconds": sampleSec, "metrics": scores, "dataset": t.Config.Data.Name}
-	mb, _ := json.MarshalIndent(m, "", "  ")
+	b := plot2d.Bounds{XMin: -0.6, XMax: 2.6, YMin: -0.6, YMax: 2.6}
+	if m.Dataset == data2d.NameSAS2D {
+		b = plot2d.Bounds{XMin: -0.5, XMax: 0.5, YMin: -0.5, YMax: 0.5}
+	}
+	title := fmt.Sprintf("%s, %d steps (α = %g)", *sampler, *steps, m.Alpha)
+	if err := plot2d.WritePNG(filepath.Join(*out, samplesPNG), []plot2d.Panel{
+		{Title: title, Points: gen},
+		{Title: "real data (" + m.Dataset + ")", Points: real, Color: color.NRGBA{R: 200, G: 60, B: 30, A: 90}},
+	}, b); err != nil {
+		return err
+	}
+	scores, err := m.ScorePoints(real, gen, *seed, engine.AllMetrics)
+	if err != nil {
+		return err
+	}
+	rep := map[string]any{"sampler": *sampler, "steps": *steps, "n": *n, "seed": *seed,
+		"sample_seconds": sampleSec, "metrics": scores, "dataset": m.Dataset}
+	mb, _ := json.MarshalIndent(rep, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(*out, metricsJSON), append(mb, '\n'), 0o644); err != nil {
 		return err
 	}

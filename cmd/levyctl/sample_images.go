@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/checkpoint"
+	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/job"
+	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/safetensors"
 	"github.com/levy-ml/levy/worker"
 )
@@ -97,15 +99,16 @@ func sampleCheckpoint(ctx context.Context, c *checkpoint.Checkpoint, o imageSamp
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	m, err := worker.LoadUNet(c, spec, spec.Sample.UseEMA)
+	m, err := engine.FromCheckpoint(c, spec.Sample.UseEMA)
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	n := spec.Sample.N
 	fmt.Fprintf(os.Stderr, "sampling %d images from %s (step %d, %s weights) with %s, %d steps\n",
 		n, c.Dir, c.Manifest.Step, map[bool]string{true: "EMA", false: "raw"}[spec.Sample.UseEMA], spec.Sample.Sampler, spec.Sample.Steps)
 	t0 := time.Now()
-	gen, err := worker.SampleImages(m, spec, n, o.seed, c.Manifest.Step)
+	gen, err := m.Sample(spec.Sampler(), n, noise.Stream(o.seed, noise.TagSample, uint64(c.Manifest.Step)))
 	if err != nil {
 		return err
 	}
@@ -131,7 +134,8 @@ func sampleCheckpoint(ctx context.Context, c *checkpoint.Checkpoint, o imageSamp
 	}
 	metrics := map[string]float64{"sample_seconds": sec, "images_per_second": float64(n) / sec}
 	if spec.Sample.Features != "" {
-		q, err := worker.ImageQuality(spec, gen, n)
+		var sc engine.Scorers
+		q, err := sc.Images(spec, gen, n)
 		if err != nil {
 			return err
 		}

@@ -56,9 +56,56 @@ func TestCoordinatorIsPureGo(t *testing.T) {
 		mod + "/mlp":       "the coordinator never runs the network",
 		mod + "/losses":    "the coordinator never runs the network",
 		mod + "/worker":    "the coordinator talks to workers through NATS only",
+		mod + "/engine":    "the coordinator never runs the network",
 		mod + "/allreduce": "the coordinator takes no part in gradient exchange",
 	}
 	for _, p := range []string{"coordinator", "job", "internal/wire", "checkpoint"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
+	}
+}
+
+// The layers around the engine: cmd → services (worker, coordinator) →
+// engine → networks (mlp, unet, nn) → numeric core.
+
+// TestEngineIsBelowTheServices: the engine knows the job spec and the
+// checkpoint files, nothing else of the distributed layer.
+func TestEngineIsBelowTheServices(t *testing.T) {
+	bad := map[string]string{
+		"github.com/nats-io":        "the engine must not know about the message bus",
+		"github.com/hashicorp/raft": "the engine must not know about consensus",
+		"go.uber.org/zap":           "the engine never logs; its callers do",
+		mod + "/allreduce":          "the caller all-reduces the engine's buckets",
+		mod + "/worker":             "the services are above the engine",
+		mod + "/coordinator":        "the services are above the engine",
+		mod + "/local":              "the services are above the engine",
+	}
+	for _, p := range []string{"engine", "engine/enginetest"} {
+		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
+	}
+}
+
+// TestNetworksAreBelowTheEngine: the networks and the numeric core never
+// reach up into the engine.
+func TestNetworksAreBelowTheEngine(t *testing.T) {
+	bad := map[string]string{mod + "/engine": "the engine is above the networks and the numeric core"}
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "mlp", "unet", "data2d", "metrics", "imagedata", "toy", "quality"} {
+		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
+	}
+}
+
+// TestServicesReachTheNetworksThroughTheEngine: the worker (training and
+// sampling) and its binaries name no network package: a new engine (the
+// GPU one) changes nothing in them. (levyctl still names toy for its
+// in-process 2-D training, and unet for the feature classifier.)
+func TestServicesReachTheNetworksThroughTheEngine(t *testing.T) {
+	bad := map[string]string{
+		mod + "/mlp":   "networks are reached through package engine",
+		mod + "/unet":  "networks are reached through package engine",
+		mod + "/nn":    "networks are reached through package engine",
+		mod + "/toy":   "the 2-D models are loaded, sampled and scored through package engine",
+		"gorgonia.org": "networks are reached through package engine",
+	}
+	for _, p := range []string{"worker", "cmd/sampler", "cmd/worker"} {
+		t.Run(p, func(t *testing.T) { CheckDirect(t, mod+"/"+p, bad) })
 	}
 }

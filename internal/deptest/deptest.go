@@ -26,3 +26,26 @@ func Check(t *testing.T, pkg string, reasons map[string]string) {
 		}
 	}
 }
+
+// CheckDirect fails t if pkg itself (not its dependencies) imports a
+// package whose path starts with one of the bad prefixes; reasons[prefix]
+// says why. It states what a package may name, where Check states what
+// it may link.
+func CheckDirect(t *testing.T, pkg string, reasons map[string]string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, pkg).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -f {{.Imports}} %s: %v\n%s", pkg, err, stderr)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for prefix, why := range reasons {
+			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+				t.Errorf("%s imports %s: %s", pkg, dep, why)
+			}
+		}
+	}
+}
