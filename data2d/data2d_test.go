@@ -36,7 +36,7 @@ func TestSAS2DCentredHeavyTailed(t *testing.T) {
 	const n = 200_000
 	x := SAS2D(rand.New(rand.NewPCG(3, 4)), n, 1.7, 0.05)
 	// Each coordinate is SαS with scale 0.05: P(|x| ≤ 0.05·q₀.₇₅) = 1/2,
-	// q₀.₇₅ = 0.9627 at α = 1.7 (spec §2.6).
+	// q₀.₇₅ = 0.9627 at α = 1.7 (docs/algorithms.md §2.6).
 	var in int
 	for i := 0; i < len(x); i += 2 {
 		if math.Abs(float64(x[i])) <= 0.05*0.9627 {
@@ -70,9 +70,9 @@ func TestConfig(t *testing.T) {
 }
 
 func TestSAS2DTailsAndIsotropy(t *testing.T) {
-	// x = 0.05·ε with ε unit isotropic SαS(1.7) in 2-D (spec §6.1), so
+	// x = 0.05·ε with ε unit isotropic SαS(1.7) in 2-D (docs/algorithms.md §6.1), so
 	// each coordinate of x/0.05 is 1-D SαS(1) and P(|x_j| > 0.05·q_p) =
-	// 2(1 − p) with q_p from spec §2.6 (α = 1.7: q₀.₉₉ = 5.1519,
+	// 2(1 − p) with q_p from docs/algorithms.md §2.6 (α = 1.7: q₀.₉₉ = 5.1519,
 	// q₀.₉₉₉ = 17.8531). N(0, 2) coordinates (the Gaussian A ≡ 2 mutant)
 	// exceed these with probability 3e-4 and 1e-36.
 	const n, alpha, scale = 200_000, 1.7, 0.05

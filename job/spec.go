@@ -82,9 +82,9 @@ type Spec struct {
 	// training image.
 	DataDir string `json:"data_dir,omitempty" yaml:"data_dir"`
 	UNet    *UNet  `json:"unet,omitempty" yaml:"unet"`
-	// ClampA, ClampEps: spec §3.7's truncations of DLPM's noise, in
+	// ClampA, ClampEps: docs/algorithms.md §3.7's truncations of DLPM's noise, in
 	// training and sampling (0: none). LIM ignores them: the reference LIM
-	// uses exact noise (spec §8.1).
+	// uses exact noise (docs/algorithms.md §8.1).
 	ClampA   float64 `json:"clamp_a,omitempty" yaml:"clamp_a"`
 	ClampEps float64 `json:"clamp_eps,omitempty" yaml:"clamp_eps"`
 	// ClipNorm clips the global gradient norm (0: none); the learning
@@ -154,7 +154,7 @@ func (s Spec) Dim() int {
 	return 2
 }
 
-// DefaultImage is the default job for an image dataset: spec §8.1's
+// DefaultImage is the default job for an image dataset: docs/algorithms.md §8.1's
 // settings for MNIST-like data (α 1.7, T 1000, AdamW 5e−4 with StepLR
 // ×0.99 every 400 steps, EMA 0.99, clamp_a 20 / clamp_eps 200) or
 // CIFAR-10-like data (T 4000, lr 2e−4, ×0.99 every 1000, EMA 0.9999,
@@ -183,7 +183,7 @@ func DefaultImage(dataset string) Spec {
 
 // Default is the one-command job: DLPM, α = 1.7, the 9-Gaussian grid.
 // The network, T, batch, learning rate and sampler are the released 2-D
-// settings (spec §6.3); 2000 steps is about 64 epochs of the 32 000
+// settings (docs/algorithms.md §6.3); 2000 steps is about 64 epochs of the 32 000
 // points, enough for an F1 well above 0.85 (20 epochs give 0.875 ± 0.015).
 // The network is mlp.DefaultConfig and the optimiser nn.DefaultAdamW
 // (a test checks that they agree).

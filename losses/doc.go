@@ -4,10 +4,10 @@
 // Prepare draws, for each sample of a batch, the time, the noise and the
 // noised input, and writes the target the network must predict:
 //
-//   - DLPM (spec §3.4): k ~ U{1…T−1}, A (clamp_a applied), z ~ N(0,I),
+//   - DLPM (docs/algorithms.md §3.4): k ~ U{1…T−1}, A (clamp_a applied), z ~ N(0,I),
 //     ε = √A·z, x = γ̄_k x₀ + σ̄_k ε, τ = k/T, target ε.
 //   - DDPM: the same with α = 2 and A ≡ 1 (ε ~ N(0,I)), target ε.
-//   - LIM (spec §5.3): t ~ U(1e−5, 0.9946), ε unit isotropic SαS,
+//   - LIM (docs/algorithms.md §5.3): t ~ U(1e−5, 0.9946), ε unit isotropic SαS,
 //     x = a(t) x₀ + b(t) ε, τ = t, target −ε/α (at α = 2: ε ~ N(0,I),
 //     target −ε, the standard VP-SDE).
 //

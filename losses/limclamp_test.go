@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestLIMNoiseIsExact: spec §3.7 and §8.1: the clamps act on DLPM's A
+// TestLIMNoiseIsExact: docs/algorithms.md §3.7 and §8.1: the clamps act on DLPM's A
 // draws only; the reference LIM trains on exact noise. A LIM Noiser given
 // (tight) clamps must therefore draw exactly what one without clamps
 // draws, while DLPM's draws do change (so the clamps are not simply

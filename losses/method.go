@@ -27,10 +27,10 @@ type Config struct {
 	// T is the length of the discrete schedule (DLPM, DDPM); LIM uses
 	// continuous time and ignores it.
 	T int
-	// ClampA and ClampEps are the truncations of spec §3.7 (0 = none).
+	// ClampA and ClampEps are the truncations of docs/algorithms.md §3.7 (0 = none).
 	// They act on DLPM only, and there only ClampA has an effect (ε is
 	// built from the clamped A). LIM ignores both: the reference LIM
-	// trains on exact noise (spec §8.1), and DDPM's Gaussian noise has
+	// trains on exact noise (docs/algorithms.md §8.1), and DDPM's Gaussian noise has
 	// nothing to clamp.
 	ClampA, ClampEps float64
 	// Loss overrides the method's loss: RMS for DLPM, MSE for DDPM,
@@ -102,7 +102,7 @@ func NewNoiser(cfg Config) (*Noiser, error) {
 		p.gen = noise.Generator{Alpha: 2, Gaussian: true}
 		p.sched, err = schedule.NewDLPM(cfg.T, 2)
 	case LIM:
-		p.gen = noise.Generator{Alpha: cfg.Alpha} // exact noise: no clamps (spec §8.1)
+		p.gen = noise.Generator{Alpha: cfg.Alpha} // exact noise: no clamps (docs/algorithms.md §8.1)
 		if cfg.Alpha == 2 {
 			p.gen.Gaussian = true // standard VP-SDE: ε ~ N(0, I)
 		}

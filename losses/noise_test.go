@@ -9,7 +9,7 @@ import (
 	"github.com/levy-ml/levy/schedule"
 )
 
-// The laws of the training noise (spec §2.3, §3.4, §5.2–§5.3, §10.11).
+// The laws of the training noise (docs/algorithms.md §2.3, §3.4, §5.2–§5.3, §10.11).
 // Each coordinate of ε, and its projection ⟨e, ε⟩ on a unit vector e, is
 // symmetric with characteristic function φ(u) = exp(−s|u|^α):
 //
@@ -45,7 +45,7 @@ func checkCF(t *testing.T, name string, x []float64, phi func(float64) float64) 
 	}
 }
 
-// q99 is the 0.99 quantile of 1-D SαS(1) at α = 1.7 (spec §2.6).
+// q99 is the 0.99 quantile of 1-D SαS(1) at α = 1.7 (docs/algorithms.md §2.6).
 const q99Alpha17 = 5.1519
 
 // prepareEps runs Prepare on n clean points x₀ = 0 of dimension d and
@@ -165,7 +165,7 @@ func TestPrepareNoiseLaw(t *testing.T) {
 
 func TestPrepareTimeDraws(t *testing.T) {
 	const n = 100_000
-	// DLPM: k uniform on 1…T−1 (spec §3.4), read back from τ = k/T.
+	// DLPM: k uniform on 1…T−1 (docs/algorithms.md §3.4), read back from τ = k/T.
 	const T = 100
 	_, _, tau := prepareEps(t, Config{Method: DLPM, Alpha: 1.7, T: T}, n, 1, 43)
 	count := make([]int, T)
@@ -186,7 +186,7 @@ func TestPrepareTimeDraws(t *testing.T) {
 	if chi2 > 98+5*14 {
 		t.Errorf("DLPM: χ² of the k counts = %.1f over 98 dof, want k uniform on 1…%d (counts k=1: %d, k=%d: %d)", chi2, T-1, count[1], T-1, count[T-1])
 	}
-	// LIM: t uniform on [t_min, T_end] (spec §5.3). The one-sample KS
+	// LIM: t uniform on [t_min, T_end] (docs/algorithms.md §5.3). The one-sample KS
 	// distance to that uniform law exceeds sqrt(ln(2/1e-6)/2)/√n = 2.69/√n
 	// with probability 1e-6.
 	_, _, tau = prepareEps(t, Config{Method: LIM, Alpha: 1.7}, n, 1, 44)
@@ -209,7 +209,7 @@ func TestPrepareTimeDraws(t *testing.T) {
 }
 
 func TestPrepareDLPMClamps(t *testing.T) {
-	// DLPM trains with ε = √min(A, c)·G (spec §3.4): ClampA acts, ClampEps
+	// DLPM trains with ε = √min(A, c)·G (docs/algorithms.md §3.4): ClampA acts, ClampEps
 	// has no effect. At α = 1, A has the law of 1/Z², Z ~ N(0, 1) (spec
 	// §2.6), so with a = 1/√c
 	//   E ε_j² = E min(A, c) = c·P(|Z| < a) + 2∫_a^∞ φ(z)/z² dz

@@ -1,5 +1,5 @@
 // Package metrics implements the sample-quality metrics of the DLPM / LIM
-// 2-D benchmarks (ALGORITHMS.md §7) together with the Welch t-test used to
+// 2-D benchmarks (docs/algorithms.md §7) together with the Welch t-test used to
 // compare runs.
 //
 // Conventions: every point set is a flat row-major []float64 holding n points

@@ -6,7 +6,7 @@ import (
 )
 
 // KNNPrecisionRecall computes the k-NN manifold precision and recall of
-// Kynkäänniemi et al. (2019), as in prdc.compute_prdc (ALGORITHMS.md §7.2 b;
+// Kynkäänniemi et al. (2019), as in prdc.compute_prdc (docs/algorithms.md §7.2 b;
 // the image pipeline uses k = 5). The radius of a point is the distance to
 // its k-th nearest neighbour within its own set, the point itself excluded
 // (exact duplicates count as neighbours). precision is the fraction of

@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// MSLELevels is the fixed quantile level set L of ALGORITHMS.md §7.1.
+// MSLELevels is the fixed quantile level set L of docs/algorithms.md §7.1.
 var MSLELevels = []float64{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
 	0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999}
 
@@ -61,7 +61,7 @@ func sortedColumn(x []float64, d, j int) []float64 {
 }
 
 // MSLE computes the discrete mean squared log error of the upper tail
-// (ALGORITHMS.md §7.1) between real and generated point sets of dimension d,
+// (docs/algorithms.md §7.1) between real and generated point sets of dimension d,
 // using the levels of MSLELevels strictly above xi (the published value uses
 // xi = 0.95, i.e. levels {0.99, 0.995, 0.999, 0.9995, 0.9999}). The natural log
 // of the signed per-coordinate quantiles is used, so the data must be centred:

@@ -116,7 +116,7 @@ func TestMSLEHeavyVsGaussian(t *testing.T) {
 	}
 }
 
-// sas2d draws n points of the spec §6.1 data (isotropic 2-D SαS with
+// sas2d draws n points of the docs/algorithms.md §6.1 data (isotropic 2-D SαS with
 // scale 0.05, centred at 0) as float64.
 func sas2d(rng *rand.Rand, n int, alpha float64) []float64 {
 	x := data2d.SAS2D(rng, n, alpha, 0.05)

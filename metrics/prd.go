@@ -36,7 +36,7 @@ type PRDResult struct {
 }
 
 // PRD computes the precision/recall-for-distributions score of Sajjadi et al.
-// (2018) as used for the 2-D benchmarks (ALGORITHMS.md §7.2 a). real and gen
+// (2018) as used for the 2-D benchmarks (docs/algorithms.md §7.2 a). real and gen
 // must hold the same number of points. Clustering is done with
 // MiniBatchKMeans on gen ∪ real (generated points first) using rng.
 func PRD(real, gen []float64, d int, rng *rand.Rand, o PRDOptions) (PRDResult, error) {

@@ -40,7 +40,7 @@ func TestPRDHandHistograms(t *testing.T) {
 // TestPRDAsymmetricRoles uses a generated set that covers only half of
 // the real one: the real points sit in equal numbers on two far-apart
 // locations, the generated points all on the first. With K = 2 the
-// clustering is exact, p_g = (1, 0) and p_r = (½, ½), so (spec §7.2)
+// clustering is exact, p_g = (1, 0) and p_r = (½, ½), so (docs/algorithms.md §7.2)
 //
 //	P(s) = Σ_c min(s·p_r[c], p_g[c]) = min(s/2, 1),  R(s) = P(s)/s = min(½, 1/s):
 //

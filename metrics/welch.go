@@ -7,7 +7,7 @@ import (
 )
 
 // Welch performs the two-sided Welch (unequal variances) t-test from summary
-// statistics (ALGORITHMS.md §7.3): means m1, m2, sample standard deviations
+// statistics (docs/algorithms.md §7.3): means m1, m2, sample standard deviations
 // s1, s2 and sizes n1, n2 (each ≥ 2). It returns the statistic
 // t = (m1 − m2)/√(s1²/n1 + s2²/n2), the Welch–Satterthwaite degrees of
 // freedom df and p = 2·(1 − F_{t,df}(|t|)), evaluated as 2·S_{t,df}(|t|) with

@@ -6,7 +6,7 @@ import (
 )
 
 func TestWelchSpecExamples(t *testing.T) {
-	// ALGORITHMS.md §7.3 checked values.
+	// docs/algorithms.md §7.3 checked values.
 	tt, df, p := Welch(0.267, 0.077, 20, 0.071, 0.028, 20)
 	if math.Abs(tt-10.7) > 0.05 || math.Abs(df-24) > 0.5 || math.Abs(p-1.33e-10)/1.33e-10 > 0.01 {
 		t.Errorf("MSLE α=1.7 LIM vs DLPM: t=%.4g df=%.4g p=%.4g, want t≈10.7 df≈24 p≈1.33e-10", tt, df, p)
@@ -30,7 +30,7 @@ type welchRow struct {
 	tol    float64 // relative tolerance
 }
 
-// Every p-value row of ALGORITHMS.md §9.1 (both tables), each against the
+// Every p-value row of docs/algorithms.md §9.1 (both tables), each against the
 // DLPM row in the same α column. The printed p-values have two significant
 // digits and the means/stds three decimals, so a few percent of relative
 // disagreement is expected; the spec notes the largest gap (5.4e−3 computed

@@ -10,7 +10,7 @@ type Config struct {
 	TimeEmbed int `json:"time_embed"` // width of the learnt time embedding
 }
 
-// DefaultConfig returns the 2-D network of spec §6.3: 55 010 parameters.
+// DefaultConfig returns the 2-D network of docs/algorithms.md §6.3: 55 010 parameters.
 func DefaultConfig() Config { return Config{Dim: 2, Hidden: 64, Blocks: 5, TimeEmbed: 32} }
 
 // Validate reports the first field that is out of range, by name and value.

@@ -1,4 +1,4 @@
-// Package mlp is the 2-D denoiser of spec §6.3 on gorgonia, with its
+// Package mlp is the 2-D denoiser of docs/algorithms.md §6.3 on gorgonia, with its
 // AdamW trainer and a fast forward pass for sampling. What it shares with
 // the U-Net (Param, AdamW and its state, the gradient checks, the
 // kernel-to-gorgonia adapter) lives in package nn.

@@ -72,7 +72,7 @@ func size(shape []int) int {
 	return n
 }
 
-// Model is the denoiser of spec §6.3 (module docs). Its parameters live
+// Model is the denoiser of docs/algorithms.md §6.3 (module docs). Its parameters live
 // in one contiguous float32 slice.
 type Model struct {
 	cfg    Config

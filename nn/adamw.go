@@ -20,7 +20,7 @@ type AdamW struct {
 	WeightDecay float64 `json:"weight_decay"`
 }
 
-// DefaultAdamW is spec §6.3's optimiser: lr 5e−3 and PyTorch's defaults.
+// DefaultAdamW is docs/algorithms.md §6.3's optimiser: lr 5e−3 and PyTorch's defaults.
 func DefaultAdamW() AdamW {
 	return AdamW{LR: 5e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
 }

@@ -1,6 +1,6 @@
 // Package noise draws the α-stable noise of DLPM and LIM.
 //
-// Conventions (spec §1–§2): unit noise ε has characteristic function
+// Conventions (docs/algorithms.md §1–§2): unit noise ε has characteristic function
 // E exp(i⟨u,ε⟩) = exp(−‖u‖^α). It is built with the Gaussian trick
 // ε = √A·G, G ~ N(0, I_d), where A = 2·P and P is the positive
 // (totally skewed) α/2-stable variable with Laplace transform

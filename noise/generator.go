@@ -9,7 +9,7 @@ import (
 // Generator fills batches of unit α-stable noise.
 //
 // The zero value is not usable: set Alpha. Gaussian switches to standard
-// DDPM noise (A ≡ 1, ε ~ N(0, I)), which spec §10.11 distinguishes from
+// DDPM noise (A ≡ 1, ε ~ N(0, I)), which docs/algorithms.md §10.11 distinguishes from
 // DLPM at α = 2 (A ≡ 2, ε ~ N(0, 2I)).
 type Generator struct {
 	// Alpha is the tail index, in (0, 2].

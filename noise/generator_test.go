@@ -6,9 +6,9 @@ import (
 )
 
 func TestNonIsotropicMarginals(t *testing.T) {
-	// Non-isotropic noise (spec §2.3): ε_j = √A_j·G_j, i.i.d. 1-D SαS(1)
+	// Non-isotropic noise (docs/algorithms.md §2.3): ε_j = √A_j·G_j, i.i.d. 1-D SαS(1)
 	// coordinates. Each has CF exp(−|u|^α) and the 0.99 quantile of the
-	// spec §2.6 table; independence makes the CF of ε₁ + ε₂ the product
+	// docs/algorithms.md §2.6 table; independence makes the CF of ε₁ + ε₂ the product
 	// exp(−2|u|^α), where isotropic noise gives exp(−2^{α/2}|u|^α).
 	// E cos(uX) over n draws has standard error sqrt(Var/n) with
 	// Var = (1 + φ(2u))/2 − φ(u)² ≤ 1; the bounds are 5 of those. √2·G_j

@@ -48,7 +48,7 @@ const (
 
 // openUniform returns a uniform draw on the open interval (0, 1): the 53
 // random bits are centred in their cell, so neither 0 nor 1 can occur
-// (spec §2.5 pitfall 3).
+// (docs/algorithms.md §2.5 pitfall 3).
 func openUniform(rng *rand.Rand) float64 {
 	return (float64(rng.Uint64()>>11) + 0.5) / (1 << 53)
 }

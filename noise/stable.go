@@ -15,7 +15,7 @@ func CheckAlpha(alpha float64) error {
 }
 
 // Symmetric draws one standard symmetric α-stable value, CF exp(−|u|^α),
-// by Chambers–Mallows–Stuck (spec §2.1). At α = 2 the value is N(0, 2);
+// by Chambers–Mallows–Stuck (docs/algorithms.md §2.1). At α = 2 the value is N(0, 2);
 // at α = 1 it is standard Cauchy. It panics if alpha is outside (0, 2].
 func Symmetric(rng *rand.Rand, alpha float64) float64 {
 	if err := CheckAlpha(alpha); err != nil {
@@ -38,7 +38,7 @@ func Symmetric(rng *rand.Rand, alpha float64) float64 {
 
 // Positive draws P, the totally skewed a-stable value (0 < a < 1) with
 // Laplace transform E exp(−λP) = exp(−λ^a), by Kanter's formula
-// (spec §2.2). It is computed in logs, in float64, so that it neither
+// (docs/algorithms.md §2.2). It is computed in logs, in float64, so that it neither
 // overflows for small a nor loses precision as a → 1. a == 1 returns 1
 // (the degenerate limit). It panics if a is outside (0, 1].
 func Positive(rng *rand.Rand, a float64) float64 {

@@ -11,7 +11,7 @@ import (
 )
 
 // Statistical tests use fixed seeds and tolerances of about 4 standard
-// errors of the estimator at the sample size used (spec §2.6).
+// errors of the estimator at the sample size used (docs/algorithms.md §2.6).
 
 const nBig = 1_000_000
 
@@ -77,7 +77,7 @@ func ecdf(sorted []float64, q float64) float64 {
 	return float64(sort.SearchFloat64s(sorted, math.Nextafter(q, math.Inf(1)))) / float64(len(sorted))
 }
 
-// The quantile table of spec §2.6 (scipy ppf). Checking the empirical CDF
+// The quantile table of docs/algorithms.md §2.6 (scipy ppf). Checking the empirical CDF
 // at the tabulated quantile against p needs no density: its standard
 // error is sqrt(p(1−p)/N).
 var quantileTable = map[float64][6]float64{

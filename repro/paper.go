@@ -3,7 +3,7 @@ package repro
 // Paper holds a published mean ± std.
 type Paper struct{ Mean, Std float64 }
 
-// PaperTables are the DLPM paper's Tables 1 and 2 (spec §9.1), keyed by
+// PaperTables are the DLPM paper's Tables 1 and 2 (docs/algorithms.md §9.1), keyed by
 // table, method and α (×10, to avoid float keys).
 var PaperTables = map[int]map[string]map[int]Paper{
 	1: {

@@ -9,7 +9,7 @@ import (
 	"github.com/levy-ml/levy/metrics"
 )
 
-// specTables is ALGORITHMS.md §9.1, Tables 1 and 2, as printed there.
+// specTables is docs/algorithms.md §9.1, Tables 1 and 2, as printed there.
 const specTables = `
 | α | 1.5 | 1.6 | 1.7 | 1.8 | 1.9 | 2.0 |
 |---|---|---|---|---|---|---|
@@ -93,7 +93,7 @@ func parseSpecTables(t *testing.T) map[int]map[string]map[int]*specCell {
 }
 
 // TestPaperTablesMatchSpec checks every cell of PaperTables, mean and std,
-// against ALGORITHMS.md §9.1, and that PaperTables holds every cell of the
+// against docs/algorithms.md §9.1, and that PaperTables holds every cell of the
 // spec's tables for the methods repro runs (DLPM_s is not defined in the
 // slides and is not a repro method). The p-values are not stored in
 // PaperTables; they are checked instead by recomputing Welch's test

@@ -14,7 +14,7 @@ import (
 // For α < 2 the data are X₀ = m + sd·ε_data with ε_data unit isotropic
 // SαS (same α as the noise). Then x_t = a(t)X₀ + b(t)ε is m·a(t) plus
 // isotropic SαS noise of scale c_t, c_t^α = a^α sd^α + b^α, and the
-// fractional score of spec §5.2 is linear:
+// fractional score of docs/algorithms.md §5.2 is linear:
 //
 //	S_t(x) = −(x − a m)/(α c_t^α)
 //
@@ -67,7 +67,7 @@ func (e *limExact) Denoise(dst, x, tau []float32) error {
 }
 
 // limSchemeLaw returns the location and scale of the output of the LIM
-// sampler cfg (formulas of spec §5.4) driven by limExact{m, sd}: the
+// sampler cfg (formulas of docs/algorithms.md §5.4) driven by limExact{m, sd}: the
 // output is loc + scale·ε, ε unit isotropic noise of the sampler (SαS for
 // α < 2, N(0, I) at α = 2).
 func limSchemeLaw(cfg Config, m [2]float64, sd float64) (loc [2]float64, scale float64) {

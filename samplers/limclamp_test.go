@@ -8,7 +8,7 @@ import (
 	"github.com/levy-ml/levy/schedule"
 )
 
-// TestLIMSamplerNoiseIsExact: spec §3.7 and §8.1: the clamps act on
+// TestLIMSamplerNoiseIsExact: docs/algorithms.md §3.7 and §8.1: the clamps act on
 // DLPM's noise only; the reference LIM samples with exact noise. A LIM
 // sampler given (tight) clamps must produce exactly the unclamped output;
 // DLPM's output does change under the same clamps.

@@ -43,14 +43,14 @@ type Config struct {
 	// Grid is the LIM time grid, schedule.GridLinear (default) or
 	// schedule.GridQuadratic.
 	Grid string
-	// ClampA and ClampEps are the truncations of spec §3.7 (0 = none) of
+	// ClampA and ClampEps are the truncations of docs/algorithms.md §3.7 (0 = none) of
 	// the DLPM family's noise. The LIM samplers ignore them: the reference
-	// LIM samples with exact noise (spec §8.1).
+	// LIM samples with exact noise (docs/algorithms.md §8.1).
 	ClampA, ClampEps float64
 	// Clip, when positive, clamps the output to [−Clip, Clip].
 	Clip float64
 	// BetaMax, when positive, caps β(t) in LIM's α = 2 Euler step, as the
-	// LIM authors' public code does with 20 (spec §5.1). 0 keeps the DLPM
+	// LIM authors' public code does with 20 (docs/algorithms.md §5.1). 0 keeps the DLPM
 	// repository's uncapped step, whose first step near T_end has
 	// β·Δ ≈ 3.7 at 100 steps and can throw heavy-tailed points out.
 	BetaMax float64
@@ -253,7 +253,7 @@ func sampleLIM(net Denoiser, cfg Config, n, d int, rng *rand.Rand) ([]float64, e
 		return nil, err
 	}
 	alpha := cfg.Alpha
-	gen := noise.Generator{Alpha: alpha, Gaussian: alpha == 2} // exact noise: no clamps (spec §8.1)
+	gen := noise.Generator{Alpha: alpha, Gaussian: alpha == 2} // exact noise: no clamps (docs/algorithms.md §8.1)
 	buf := make([]float32, n*d)
 	gen.Fill(rng, buf, d, nil)
 	x := make([]float64, n*d)

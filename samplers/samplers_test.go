@@ -130,7 +130,7 @@ func TestGaussianSamplersReproduceData(t *testing.T) {
 		{Config{Method: DLPM, Alpha: 2, Steps: 200}, 2},
 		{Config{Method: DLIM, Alpha: 2, Steps: 400}, 2},
 		// η = 1 is left out: it re-noises the posterior mean x̂₀ and so
-		// loses variance by design (spec §4).
+		// loses variance by design (docs/algorithms.md §4).
 	} {
 		sch, _ := schedule.NewDLPM(c.cfg.Steps, 2)
 		x, err := Sample(&gaussData{m: m, s: s, v: c.v, sched: sch}, c.cfg, n, 1, rand.New(rand.NewPCG(5, 6)))
@@ -200,7 +200,7 @@ func (f *forkSource) Uint64() uint64 {
 }
 
 // forkAtFirstCall wraps a Denoiser: at its first call it records how many
-// draws the sampler has made (all of its initial noise: spec §3.6 and §4
+// draws the sampler has made (all of its initial noise: docs/algorithms.md §3.6 and §4
 // draw A_{0:T−1} and ε₀ before the loop) and, if fork is set, switches
 // the source to the other stream.
 type forkAtFirstCall struct {
@@ -334,7 +334,7 @@ func TestClip(t *testing.T) {
 			}
 		}
 		// The outputs are close to SαS(2) at α = 1.5, whose tail beyond 3
-		// holds 10–25% (spec §2.6: SαS(1) has its 75% and 90% quantiles at
+		// holds 10–25% (docs/algorithms.md §2.6: SαS(1) has its 75% and 90% quantiles at
 		// 0.97 and 2.06), so both tails hold tens of the 800 values.
 		if lo == 0 || hi == 0 {
 			t.Errorf("%+v: %d values below −%v and %d above %v; the test needs both", tc.cfg, lo, c, hi, c)

@@ -40,7 +40,7 @@ func (n *twoStepNet) Denoise(dst, x, tau []float32) error {
 	return nil
 }
 
-// TestDLIMStep checks one DLIM/DDIM step against spec §4:
+// TestDLIMStep checks one DLIM/DDIM step against docs/algorithms.md §4:
 //
 //	x₁ = (x₂ − σ̄₂ε̂)/γ₂ + (σ̄₁^α − ρ^α)^{1/α} ε̂ + ρ√A₂·G,  ρ = η σ̄₁.
 //
@@ -80,7 +80,7 @@ func TestDLIMStep(t *testing.T) {
 	}
 }
 
-// TestDLPMStep checks one stochastic DLPM/DDPM step against spec §3.6:
+// TestDLPMStep checks one stochastic DLPM/DDPM step against docs/algorithms.md §3.6:
 //
 //	x₁ = (x₂ − σ̄₂Γ₂ε̂)/γ₂ + √(Γ₂Σ₁)·G,  Σ₁ = σ₁²A₁, Σ₂ = σ₂²A₂ + γ₂²Σ₁,
 //	Γ₂ = σ₂²A₂/Σ₂.

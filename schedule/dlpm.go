@@ -46,7 +46,7 @@ func NewDLPM(T int, alpha float64) (*DLPM, error) {
 	return s, nil
 }
 
-// Tau is the network's time input for step k: k/T (spec §3.5).
+// Tau is the network's time input for step k: k/T (docs/algorithms.md §3.5).
 func (s *DLPM) Tau(k int) float64 { return float64(k) / float64(s.T) }
 
 // Sigmas fills sig[k] = Σ_k for one sample from its mixing variables

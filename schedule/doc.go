@@ -1,5 +1,5 @@
 // Package schedule holds the noise schedules of DLPM (discrete cosine,
-// spec §3.1) and LIM (continuous cosine, spec §5.1).
+// docs/algorithms.md §3.1) and LIM (continuous cosine, docs/algorithms.md §5.1).
 //
 // DLPM, for k = 0 … T−1 with s = 0.008:
 //

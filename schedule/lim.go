@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Time domain of LIM (spec §5.1): T_end = 0.9946 because t = 1 is
+// Time domain of LIM (docs/algorithms.md §5.1): T_end = 0.9946 because t = 1 is
 // numerically bad.
 const (
 	LIMTMin = 1e-5
@@ -38,7 +38,7 @@ func (l LIM) Beta(t float64) float64 {
 	return l.Alpha / (1 + CosineOffset) * math.Pi / 2 * math.Tan(limAngle(t))
 }
 
-// Grid kinds for the LIM samplers (spec §5.4).
+// Grid kinds for the LIM samplers (docs/algorithms.md §5.4).
 const (
 	GridLinear    = "linear"
 	GridQuadratic = "quadratic"

@@ -12,7 +12,7 @@ func near(t *testing.T, name string, got, want, rel float64) {
 	}
 }
 
-// Test vectors of spec §3.1 (float64, checked against the reference code).
+// Test vectors of docs/algorithms.md §3.1 (float64, checked against the reference code).
 func TestDLPMVectors(t *testing.T) {
 	s, err := NewDLPM(100, 1.8)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestSigmasAndPosterior(t *testing.T) {
 	}
 }
 
-// Test vectors of spec §5.1.
+// Test vectors of docs/algorithms.md §5.1.
 func TestLIMVectors(t *testing.T) {
 	l, _ := NewLIM(1.8)
 	near(t, "a(0.5)", l.A(0.5), 0.7027401, 1e-6)
@@ -108,7 +108,7 @@ func TestLIMVectors(t *testing.T) {
 		fd := -l.Alpha * (math.Log(l.A(tt+h)) - math.Log(l.A(tt-h))) / (2 * h)
 		near(t, "β vs −α dlog a/dt", l.Beta(tt), fd, 1e-6)
 	}
-	// DLPM's γ̄_k = a(k/T)^{2/α}: the schedules differ for α < 2 (spec §5.1).
+	// DLPM's γ̄_k = a(k/T)^{2/α}: the schedules differ for α < 2 (docs/algorithms.md §5.1).
 	s, _ := NewDLPM(100, 1.8)
 	near(t, "γ̄_50 = a(0.5)^{2/α}", s.BarGamma[50], math.Pow(l.A(0.5), 2/1.8), 1e-9)
 }
@@ -139,7 +139,7 @@ func TestTimeGrid(t *testing.T) {
 	}
 }
 
-// TestTimeGridQuadratic checks the quadratic LIM grid of spec §5.4,
+// TestTimeGridQuadratic checks the quadratic LIM grid of docs/algorithms.md §5.4,
 // t_i = (√T_end + (i/N)(√t_min − √T_end))², against hand values and the
 // closed form, and that it differs from the linear grid.
 func TestTimeGridQuadratic(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package toy runs the 2-D experiments of the DLPM paper in one process:
-// train the MLP of spec §6.3 on a 2-D dataset with DLPM, LIM or DDPM,
+// train the MLP of docs/algorithms.md §6.3 on a 2-D dataset with DLPM, LIM or DDPM,
 // save and load it, sample with any sampler, and score the samples.
 //
 // Randomness: the dataset comes from Stream(seed, TagData), the data

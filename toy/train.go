@@ -31,7 +31,7 @@ type TrainConfig struct {
 	Loss   losses.Kind   `json:"loss,omitempty"` // empty: the method's default
 }
 
-// DefaultTrainConfig returns the released 2-D settings of spec §6.3: T =
+// DefaultTrainConfig returns the released 2-D settings of docs/algorithms.md §6.3: T =
 // 100, batch 1024, AdamW lr 5e−3, 20 epochs, the dataset's released size.
 func DefaultTrainConfig(method, dataset string, alpha float64) (TrainConfig, error) {
 	dc, err := data2d.DefaultConfig(dataset)

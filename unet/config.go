@@ -6,7 +6,7 @@ import (
 )
 
 // Config sizes the U-Net (improved-DDPM's UNetModel with
-// use_scale_shift_norm, spec §8.1).
+// use_scale_shift_norm, docs/algorithms.md §8.1).
 type Config struct {
 	ImageSize     int   `json:"image_size"`     // H = W, divisible by 2^(len(ChannelMult)−1)
 	InChannels    int   `json:"in_channels"`    // 1 (MNIST-like) or 3
@@ -24,7 +24,7 @@ type Config struct {
 	NormGroups int `json:"norm_groups"`
 }
 
-// DefaultConfig is the CPU-sized Fashion-MNIST network: spec §8.1's
+// DefaultConfig is the CPU-sized Fashion-MNIST network: docs/algorithms.md §8.1's
 // MNIST U-Net (32 channels, (1,2,2,2), 2 blocks, attention at 16² and
 // 8², 4 heads) cut to what two cores train in an hour: multipliers
 // (1,2,2), one residual block per level, attention at 8² and in the
@@ -34,7 +34,7 @@ func DefaultConfig() Config {
 		AttentionDS: []int{4}, NumHeads: 4, NormGroups: 32}
 }
 
-// PaperMNIST is spec §8.1's MNIST network as released.
+// PaperMNIST is docs/algorithms.md §8.1's MNIST network as released.
 func PaperMNIST() Config {
 	return Config{ImageSize: 32, InChannels: 1, ModelChannels: 32, ChannelMult: []int{1, 2, 2, 2}, NumResBlocks: 2,
 		AttentionDS: []int{2, 4}, NumHeads: 4, NormGroups: 32}

@@ -1,4 +1,4 @@
-// Package unet is the improved-DDPM U-Net of ALGORITHMS.md §8.1 on
+// Package unet is the improved-DDPM U-Net of docs/algorithms.md §8.1 on
 // gorgonia: residual blocks with GroupNorm, SiLU and scale-shift time
 // conditioning, a sinusoidal embedding of the scaled time, multi-head
 // self-attention at chosen resolutions and in the middle block, stride-2

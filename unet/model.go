@@ -300,7 +300,7 @@ func shapeOrZero(n *G.Node) (c, h, w int) {
 }
 
 // TimeFeatures writes the sinusoidal features [n, dim] of the times tau
-// (spec §3.5: the scaled time k/T or t, not the step index): for i <
+// (docs/algorithms.md §3.5: the scaled time k/T or t, not the step index): for i <
 // dim/2, cos(τ·f_i) and sin(τ·f_i) with f_i = 10000^(−i/(dim/2)),
 // improved-DDPM's timestep_embedding with max period 10000.
 func TimeFeatures(dst, tau []float32, dim int) {

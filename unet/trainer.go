@@ -14,7 +14,7 @@ import (
 )
 
 // Optim is the optimiser: PyTorch's AdamW, gradient-norm clipping and a
-// step learning-rate schedule (spec §8.1).
+// step learning-rate schedule (docs/algorithms.md §8.1).
 type Optim struct {
 	AdamW nn.AdamW
 	// ClipNorm scales the gradients down to this global L2 norm when they
