@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // observed returns a zap logger that records entries at level and above.
@@ -108,7 +110,7 @@ func TestHclogZap(t *testing.T) {
 // leader and says so with fields.
 func TestRaftLogsThroughZap(t *testing.T) {
 	zl, logs := observed(zap.InfoLevel)
-	addrs := freeAddrs(t, 2)
+	addrs := natstest.FreeAddrs(t, 2)
 	peers := []Peer{{ID: "c1", Addr: addrs[0]}, {ID: "c2", Addr: addrs[1]}}
 	nd, err := NewNode(NodeConfig{ID: "c1", Bind: addrs[0], Peers: peers, DataDir: t.TempDir(), Fast: true, Log: zl})
 	if err != nil {

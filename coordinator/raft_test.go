@@ -3,13 +3,14 @@ package coordinator
 import (
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // gauge reads one series of reg.
@@ -26,29 +27,6 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no series %s", name)
 	return 0
-}
-
-// freeAddrs returns n distinct free loopback addresses. Every listener
-// stays open until all n ports are taken: closing each at once let the
-// kernel hand the same port out twice, and raft then refused to bootstrap
-// ("found duplicate address in configuration").
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	return out
 }
 
 type group struct {
@@ -68,7 +46,7 @@ func newGroup(t *testing.T, n int) *group {
 func newGroupWith(t *testing.T, n int, setup func(i int, c *NodeConfig)) *group {
 	t.Helper()
 	g := &group{t: t, setup: setup}
-	for i, a := range freeAddrs(t, n) {
+	for i, a := range natstest.FreeAddrs(t, n) {
 		g.peers = append(g.peers, Peer{ID: fmt.Sprintf("c%d", i+1), Addr: a})
 		g.dirs = append(g.dirs, t.TempDir())
 	}

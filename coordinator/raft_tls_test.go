@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/levy-ml/levy/internal/natstest"
 )
 
 // testCA is a certificate authority made up for a test.
@@ -265,7 +267,7 @@ type raftView struct {
 func TestRaftTLSConfigErrors(t *testing.T) {
 	ca := newTestCA(t, "levy raft CA")
 	cert, key := ca.issue(t, "c1")
-	addr := freeAddrs(t, 1)[0]
+	addr := natstest.FreeAddrs(t, 1)[0]
 	base := NodeConfig{ID: "c1", Bind: addr, Peers: []Peer{{ID: "c1", Addr: addr}}}
 	for _, tc := range []struct {
 		ca, cert, key string

@@ -25,7 +25,7 @@ func TestLeaderFailover(t *testing.T) {
 	_, url := natstest.Start(t, &server.Options{MaxPayload: MaxPayload})
 	conn := func() *nats.Conn { return natstest.Connect(t, url) }
 	var peers []coordinator.Peer
-	for i, addr := range freeAddrs(t, 3) {
+	for i, addr := range natstest.FreeAddrs(t, 3) {
 		peers = append(peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: addr})
 	}
 	runs := t.TempDir()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -105,7 +104,7 @@ func (c *cluster) run(cc coordinator.Config) (*coordinator.Result, error) {
 // first Result of a finished job arrives on the channel.
 func (c *cluster) raft(workers int, tweak func(i int, cc *coordinator.Config)) <-chan *coordinator.Result {
 	c.t.Helper()
-	for i, addr := range freeAddrs(c.t, 3) {
+	for i, addr := range natstest.FreeAddrs(c.t, 3) {
 		c.peers = append(c.peers, coordinator.Peer{ID: fmt.Sprintf("c%d", i+1), Addr: addr})
 		c.dirs = append(c.dirs, c.t.TempDir())
 		c.parts = append(c.parts, &coordinator.Partition{})
@@ -221,27 +220,4 @@ func raceSteps(n int) int {
 		return max(20, n/5)
 	}
 	return n
-}
-
-// freeAddrs returns n distinct free loopback addresses. Every listener
-// stays open until all n ports are taken: closing each at once let the
-// kernel hand the same port out twice, and raft then refused to bootstrap
-// ("found duplicate address in configuration", CI 2026-12-03).
-func freeAddrs(t *testing.T, n int) []string {
-	var out []string
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	return out
 }

@@ -84,3 +84,28 @@ func Connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	tb.Cleanup(nc.Close)
 	return nc
 }
+
+// FreeAddrs returns n distinct free loopback addresses (for the raft
+// peers a test runs beside its NATS server). Every listener stays open
+// until all n ports are taken: closing each at once let the kernel hand
+// the same port out twice, and raft then refused to bootstrap ("found
+// duplicate address in configuration", CI 2026-12-03).
+func FreeAddrs(tb testing.TB, n int) []string {
+	tb.Helper()
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close() // only frees the port
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
