@@ -7,10 +7,10 @@ import (
 
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/noise"
-	"github.com/levy-ml/levy/unet"
 )
 
 // trainer is what the CPU engine drives: mlp.Trainer and unet.Trainer.

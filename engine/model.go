@@ -8,11 +8,11 @@ import (
 
 	"github.com/levy-ml/levy/checkpoint"
 	"github.com/levy-ml/levy/job"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/samplers"
 	"github.com/levy-ml/levy/toy"
-	"github.com/levy-ml/levy/unet"
 )
 
 // Model is a trained network loaded for sampling: its weights (raw or

@@ -3,10 +3,10 @@ package engine
 import (
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/noise"
-	"github.com/levy-ml/levy/unet"
 )
 
 // MLPConfig is a 2-D job's network.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/samplers"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/unet"
 )
 
 // ClassifierFormat is the "format" metadata of a saved classifier.

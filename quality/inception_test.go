@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/unet"
 )
 
 var _ unet.FeatureNet = (*Inception)(nil)

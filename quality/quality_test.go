@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/levy-ml/levy/imagedata"
-	"github.com/levy-ml/levy/unet"
+	"github.com/levy-ml/levy/nn/unet"
 )
 
 func fixture(t *testing.T, train, test int) (imagedata.Dataset, imagedata.Dataset) {

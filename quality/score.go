@@ -6,8 +6,8 @@ import (
 
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/metrics"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/safetensors"
-	"github.com/levy-ml/levy/unet"
 )
 
 // K is the neighbourhood size of the k-NN precision and recall.

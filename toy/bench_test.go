@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/samplers"
 )

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/levy-ml/levy/internal/atomicfile"
-	"github.com/levy-ml/levy/mlp"
+	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/safetensors"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/noise"
 )
 

@@ -15,8 +15,8 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
+	"github.com/levy-ml/levy/nn/mlp"
 )
 
 func main() {

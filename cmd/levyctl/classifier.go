@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/imagedata"
+	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/quality"
-	"github.com/levy-ml/levy/unet"
 )
 
 // runClassifier trains levy's Fashion-MNIST feature network.

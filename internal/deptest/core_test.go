@@ -20,7 +20,7 @@ var distributed = map[string]string{
 }
 
 func TestCoreImports(t *testing.T) {
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "mlp", "data2d", "metrics", "unet", "imagedata", "internal/kern"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "data2d", "metrics", "nn/unet", "imagedata", "internal/kern"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, distributed) })
 	}
 }
@@ -28,8 +28,8 @@ func TestCoreImports(t *testing.T) {
 // TestNetworksAreIndependent: the MLP and the U-Net share their common
 // parts through nn, never through each other.
 func TestNetworksAreIndependent(t *testing.T) {
-	Check(t, mod+"/mlp", map[string]string{mod + "/unet": "the networks share code through nn only"})
-	Check(t, mod+"/unet", map[string]string{mod + "/mlp": "the networks share code through nn only"})
+	Check(t, mod+"/nn/mlp", map[string]string{mod + "/nn/unet": "the networks share code through nn only"})
+	Check(t, mod+"/nn/unet", map[string]string{mod + "/nn/mlp": "the networks share code through nn only"})
 }
 
 // TestCheckCatchesABannedImport proves the checker can fail: the losses
@@ -53,7 +53,7 @@ func TestCheckCatchesABannedImport(t *testing.T) {
 func TestCoordinatorIsPureGo(t *testing.T) {
 	bad := map[string]string{
 		"gorgonia.org":     "the coordinator never runs the network",
-		mod + "/mlp":       "the coordinator never runs the network",
+		mod + "/nn/mlp":    "the coordinator never runs the network",
 		mod + "/losses":    "the coordinator never runs the network",
 		mod + "/worker":    "the coordinator talks to workers through NATS only",
 		mod + "/engine":    "the coordinator never runs the network",
@@ -88,7 +88,7 @@ func TestEngineIsBelowTheServices(t *testing.T) {
 // reach up into the engine.
 func TestNetworksAreBelowTheEngine(t *testing.T) {
 	bad := map[string]string{mod + "/engine": "the engine is above the networks and the numeric core"}
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "mlp", "unet", "data2d", "metrics", "imagedata", "toy", "quality"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "nn/unet", "data2d", "metrics", "imagedata", "toy", "quality"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
 	}
 }
@@ -99,11 +99,11 @@ func TestNetworksAreBelowTheEngine(t *testing.T) {
 // in-process 2-D training, and unet for the feature classifier.)
 func TestServicesReachTheNetworksThroughTheEngine(t *testing.T) {
 	bad := map[string]string{
-		mod + "/mlp":   "networks are reached through package engine",
-		mod + "/unet":  "networks are reached through package engine",
-		mod + "/nn":    "networks are reached through package engine",
-		mod + "/toy":   "the 2-D models are loaded, sampled and scored through package engine",
-		"gorgonia.org": "networks are reached through package engine",
+		mod + "/nn/mlp":  "networks are reached through package engine",
+		mod + "/nn/unet": "networks are reached through package engine",
+		mod + "/nn":      "networks are reached through package engine",
+		mod + "/toy":     "the 2-D models are loaded, sampled and scored through package engine",
+		"gorgonia.org":   "networks are reached through package engine",
 	}
 	for _, p := range []string{"worker", "cmd/sampler", "cmd/worker"} {
 		t.Run(p, func(t *testing.T) { CheckDirect(t, mod+"/"+p, bad) })

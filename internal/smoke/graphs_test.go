@@ -9,9 +9,9 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/levy-ml/levy/losses"
-	"github.com/levy-ml/levy/mlp"
 	"github.com/levy-ml/levy/nn"
-	"github.com/levy-ml/levy/unet"
+	"github.com/levy-ml/levy/nn/mlp"
+	"github.com/levy-ml/levy/nn/unet"
 )
 
 // childEnv marks the child process of TestFirstGraphsInParallel.
