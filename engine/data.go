@@ -3,10 +3,10 @@ package engine
 import (
 	"fmt"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/imagedata"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // Points regenerates a 2-D job's training set from the stream (seed,

@@ -12,7 +12,7 @@ import (
 	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/nn/unet"
 	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
+	"github.com/levy-ml/levy/toy2d"
 )
 
 // Model is a trained network loaded for sampling: its weights (raw or
@@ -45,7 +45,7 @@ func Load(dir string, ema bool) (*Model, error) {
 		}
 		return FromCheckpoint(c, ema)
 	}
-	t, err := toy.Load(dir) // toy.ErrNoModel if dir holds no model either
+	t, err := toy2d.Load(dir) // toy2d.ErrNoModel if dir holds no model either
 	if err != nil {
 		return nil, err
 	}

@@ -6,28 +6,28 @@ import (
 
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/quality"
-	"github.com/levy-ml/levy/toy"
+	"github.com/levy-ml/levy/toy2d"
 )
 
-// Scores are the metrics of 2-D samples (toy.Scores); Metric chooses
+// Scores are the metrics of 2-D samples (toy2d.Scores); Metric chooses
 // them.
 type (
-	Scores = toy.Scores
-	Metric = toy.Metric
+	Scores = toy2d.Scores
+	Metric = toy2d.Metric
 )
 
 // The metric sets of ScorePoints.
 const (
-	TableMetric = toy.TableMetric // the paper's: PRD F1 for grid9, MSLE for sas2d
-	AllMetrics  = toy.AllMetrics  // also k-NN precision/recall and MMD
+	TableMetric = toy2d.TableMetric // the paper's: PRD F1 for grid9, MSLE for sas2d
+	AllMetrics  = toy2d.AllMetrics  // also k-NN precision/recall and MMD
 )
 
 // PointClip is the clamp of generated 2-D points of the reference code
-// (toy.DefaultClip).
-const PointClip = toy.DefaultClip
+// (toy2d.DefaultClip).
+const PointClip = toy2d.DefaultClip
 
 // RealPoints draws n points of a 2-D model's training set without
-// replacement, with seed (toy.RealSubset): what its samples are scored
+// replacement, with seed (toy2d.RealSubset): what its samples are scored
 // against.
 func (m *Model) RealPoints(n int, seed uint64) ([]float32, error) {
 	if job.IsImageDataset(m.Dataset) {
@@ -39,13 +39,13 @@ func (m *Model) RealPoints(n int, seed uint64) ([]float32, error) {
 			return nil, err
 		}
 	}
-	return toy.RealSubset(m.points, n, seed), nil
+	return toy2d.RealSubset(m.points, n, seed), nil
 }
 
 // ScorePoints scores the points gen of a 2-D model against real (from
-// RealPoints) with toy.Evaluate on the model's dataset.
+// RealPoints) with toy2d.Evaluate on the model's dataset.
 func (m *Model) ScorePoints(real, gen []float32, seed uint64, which Metric) (Scores, error) {
-	return toy.Evaluate(m.Dataset, real, gen, seed, which)
+	return toy2d.Evaluate(m.Dataset, real, gen, seed, which)
 }
 
 // ErrNoFeatures is returned by Scorers.Images for a job that names no

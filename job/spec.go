@@ -13,9 +13,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/samplers"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // The training methods, as package samplers defines them (package

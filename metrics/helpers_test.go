@@ -4,7 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 var gridWeights = data2d.GridWeights[:]

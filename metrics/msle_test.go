@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/levy-ml/levy/data2d"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 func TestQuantileNumpyLinear(t *testing.T) {

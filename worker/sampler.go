@@ -16,13 +16,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/levy-ml/levy/checkpoint"
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/wire"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/noise"
-	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/safetensors"
+	"github.com/levy-ml/levy/toy2d/data"
+	"github.com/levy-ml/levy/toy2d/plot"
 )
 
 // Files a sampler writes for each checkpoint, in SampleDir (and, for the

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/levy-ml/levy/internal/atomicfile"
-	"github.com/levy-ml/levy/repro"
+	"github.com/levy-ml/levy/toy2d/paper"
 )
 
 func runRepro(ctx context.Context, args []string) error {

@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/engine"
 	"github.com/levy-ml/levy/internal/atomicfile"
 	"github.com/levy-ml/levy/job"
 	"github.com/levy-ml/levy/noise"
-	"github.com/levy-ml/levy/plot2d"
 	"github.com/levy-ml/levy/samplers"
+	"github.com/levy-ml/levy/toy2d/data"
+	"github.com/levy-ml/levy/toy2d/plot"
 )
 
 // The files levyctl sample writes for a 2-D model (train --force

@@ -9,10 +9,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/noise"
-	"github.com/levy-ml/levy/toy"
+	"github.com/levy-ml/levy/toy2d"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 func runTrain(ctx context.Context, args []string) error {
@@ -50,7 +50,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if *epochs <= 0 && *steps == 0 {
 		return flagError("epochs", *epochs, "must be > 0 when --steps is 0")
 	}
-	c, err := toy.DefaultTrainConfig(*method, *dataset, *alpha)
+	c, err := toy2d.DefaultTrainConfig(*method, *dataset, *alpha)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func runTrain(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "training %s (α = %g) on %s: %d steps, batch %d, seed %d\n", c.Method, c.Alpha, c.Data.Name, c.TotalSteps(), c.Batch, c.Seed)
-	t, err := toy.Train(ctx, c, 2*time.Second, func(p toy.Progress) {
+	t, err := toy2d.Train(ctx, c, 2*time.Second, func(p toy2d.Progress) {
 		fmt.Fprintf(os.Stderr, "step %6d/%d  loss %.4f  %6.1f steps/s  elapsed %s  ETA %s\n",
 			p.Step, p.Total, p.Loss, p.StepsPerSec, p.Elapsed.Round(time.Second), p.ETA.Round(time.Second))
 	})
@@ -81,7 +81,7 @@ func runTrain(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if err := toy.Save(*out, t); err != nil {
+	if err := toy2d.Save(*out, t); err != nil {
 		return err
 	}
 	fmt.Printf("model: %s\nsteps: %d\nfinal_loss: %.5f\ntrain_seconds: %.1f\n", *out, t.Steps, t.FinalLoss, t.Seconds)
@@ -93,7 +93,7 @@ func runTrain(ctx context.Context, args []string) error {
 // does), and it must be writable, which a file created and removed
 // there proves. It creates dir if need be and reports whether it did.
 func prepareOut(dir string, force bool) (made, replace bool, err error) {
-	for _, f := range []string{toy.ConfigFile, toy.WeightsFile} {
+	for _, f := range []string{toy2d.ConfigFile, toy2d.WeightsFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			if !force {
 				return false, false, flagError("out", dir, fmt.Sprintf("already holds a model (%s); give another directory, or --force to replace it and remove its samples", f))

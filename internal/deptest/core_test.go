@@ -20,7 +20,7 @@ var distributed = map[string]string{
 }
 
 func TestCoreImports(t *testing.T) {
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "data2d", "metrics", "nn/unet", "imagedata", "internal/kern"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "toy2d/data", "metrics", "nn/unet", "imagedata", "internal/kern"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, distributed) })
 	}
 }
@@ -88,24 +88,45 @@ func TestEngineIsBelowTheServices(t *testing.T) {
 // reach up into the engine.
 func TestNetworksAreBelowTheEngine(t *testing.T) {
 	bad := map[string]string{mod + "/engine": "the engine is above the networks and the numeric core"}
-	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "nn/unet", "data2d", "metrics", "imagedata", "toy", "quality"} {
+	for _, p := range []string{"noise", "schedule", "losses", "samplers", "nn", "nn/mlp", "nn/unet", "toy2d/data", "metrics", "imagedata", "toy2d", "quality"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })
 	}
 }
 
 // TestServicesReachTheNetworksThroughTheEngine: the worker (training and
 // sampling) and its binaries name no network package: a new engine (the
-// GPU one) changes nothing in them. (levyctl still names toy for its
-// in-process 2-D training, and unet for the feature classifier.)
+// GPU one) changes nothing in them. The worker may name the 2-D data and
+// plots (toy2d/data, toy2d/plot), not toy2d itself. (levyctl still names
+// toy2d for its in-process 2-D training, and unet for the feature
+// classifier.)
 func TestServicesReachTheNetworksThroughTheEngine(t *testing.T) {
 	bad := map[string]string{
 		mod + "/nn/mlp":  "networks are reached through package engine",
 		mod + "/nn/unet": "networks are reached through package engine",
 		mod + "/nn":      "networks are reached through package engine",
-		mod + "/toy":     "the 2-D models are loaded, sampled and scored through package engine",
+		mod + "/toy2d$":  "the 2-D models are loaded, sampled and scored through package engine",
 		"gorgonia.org":   "networks are reached through package engine",
 	}
 	for _, p := range []string{"worker", "cmd/sampler", "cmd/worker"} {
 		t.Run(p, func(t *testing.T) { CheckDirect(t, mod+"/"+p, bad) })
+	}
+}
+
+// TestMatches: a key bans itself and what lies under it; a key ending in
+// "$" bans only itself.
+func TestMatches(t *testing.T) {
+	for _, c := range []struct {
+		dep, key string
+		want     bool
+	}{
+		{mod + "/toy2d", mod + "/toy2d", true},
+		{mod + "/toy2d/data", mod + "/toy2d", true},
+		{mod + "/toy2dx", mod + "/toy2d", false},
+		{mod + "/toy2d", mod + "/toy2d$", true},
+		{mod + "/toy2d/data", mod + "/toy2d$", false},
+	} {
+		if got := matches(c.dep, c.key); got != c.want {
+			t.Errorf("matches(%q, %q) = %v, want %v", c.dep, c.key, got, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 // Check fails t if pkg depends, directly or not, on a package whose path
 // starts with one of the bad prefixes; reasons[prefix] says why it is banned.
+// A prefix ending in "$" bans only that package, not the ones under it.
 func Check(t *testing.T, pkg string, reasons map[string]string) {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-deps", pkg).Output()
@@ -20,7 +21,7 @@ func Check(t *testing.T, pkg string, reasons map[string]string) {
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		for prefix, why := range reasons {
-			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+			if matches(dep, prefix) {
 				t.Errorf("%s imports %s: %s", pkg, dep, why)
 			}
 		}
@@ -43,9 +44,19 @@ func CheckDirect(t *testing.T, pkg string, reasons map[string]string) {
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		for prefix, why := range reasons {
-			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+			if matches(dep, prefix) {
 				t.Errorf("%s imports %s: %s", pkg, dep, why)
 			}
 		}
 	}
+}
+
+// matches reports whether the import path dep is banned by key: dep is
+// key or a package under it, or, when key ends in "$", dep is exactly key
+// without the "$".
+func matches(dep, key string) bool {
+	if exact, ok := strings.CutSuffix(key, "$"); ok {
+		return dep == exact
+	}
+	return dep == key || strings.HasPrefix(dep, key+"/")
 }

@@ -1,11 +1,11 @@
-package toy
+package toy2d
 
 import (
 	"fmt"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/metrics"
 	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // Scores are the metrics of a generated set against real points.

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/metrics"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
+	"github.com/levy-ml/levy/toy2d"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // The rows a table can have: the three training methods with their
@@ -177,19 +177,19 @@ type result struct {
 // stages are the three steps of a run. Run uses toy's; tests substitute
 // their own to inject failures without training.
 type stages struct {
-	train    func(ctx context.Context, tc toy.TrainConfig) (*toy.Trained, error)
-	sample   func(tr *toy.Trained, sc toy.SampleConfig) ([]float32, error)
-	evaluate func(dataset string, real, gen []float32, seed uint64) (toy.Scores, error)
+	train    func(ctx context.Context, tc toy2d.TrainConfig) (*toy2d.Trained, error)
+	sample   func(tr *toy2d.Trained, sc toy2d.SampleConfig) ([]float32, error)
+	evaluate func(dataset string, real, gen []float32, seed uint64) (toy2d.Scores, error)
 }
 
 func toyStages() stages {
 	return stages{
-		train: func(ctx context.Context, tc toy.TrainConfig) (*toy.Trained, error) {
-			return toy.Train(ctx, tc, time.Hour, nil)
+		train: func(ctx context.Context, tc toy2d.TrainConfig) (*toy2d.Trained, error) {
+			return toy2d.Train(ctx, tc, time.Hour, nil)
 		},
-		sample: toy.Sample,
-		evaluate: func(dataset string, real, gen []float32, seed uint64) (toy.Scores, error) {
-			return toy.Evaluate(dataset, real, gen, seed, toy.TableMetric)
+		sample: toy2d.Sample,
+		evaluate: func(dataset string, real, gen []float32, seed uint64) (toy2d.Scores, error) {
+			return toy2d.Evaluate(dataset, real, gen, seed, toy2d.TableMetric)
 		},
 	}
 }
@@ -349,7 +349,7 @@ func runJob(ctx context.Context, c Config, j job, st stages) result {
 		dataset = data2d.NameGrid9
 	}
 	alpha := j.alpha
-	tc, err := toy.DefaultTrainConfig(j.method, dataset, alpha)
+	tc, err := toy2d.DefaultTrainConfig(j.method, dataset, alpha)
 	if err != nil {
 		res.err = err
 		return res
@@ -383,14 +383,14 @@ func runJob(ctx context.Context, c Config, j job, st stages) result {
 		}
 		return res
 	}
-	real := toy.RealSubset(tr.Data, c.N, tc.Seed)
+	real := toy2d.RealSubset(tr.Data, c.N, tc.Seed)
 	for _, row := range j.rows {
 		if res.err != nil {
 			return res
 		}
 		t1 := time.Now()
 		res.seconds[row] = trainSec
-		sc := toy.SampleConfig{Steps: c.T, N: c.N, Seed: tc.Seed + 1, Clip: toy.DefaultClip}
+		sc := toy2d.SampleConfig{Steps: c.T, N: c.N, Seed: tc.Seed + 1, Clip: toy2d.DefaultClip}
 		switch row {
 		case DLPM:
 			sc.Sampler = samplers.DLPM

@@ -1,4 +1,4 @@
-package toy
+package toy2d
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/samplers"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 func smallConfig(t *testing.T, method string) TrainConfig {

@@ -1,4 +1,4 @@
-package toy
+package toy2d
 
 import (
 	"fmt"

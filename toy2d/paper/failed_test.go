@@ -10,18 +10,18 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/metrics"
 	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/noise"
 	"github.com/levy-ml/levy/samplers"
-	"github.com/levy-ml/levy/toy"
+	"github.com/levy-ml/levy/toy2d"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // TestFailedRunsAreRecorded injects failures through fake stages (no
 // training: the "model" samples the §6.1 data directly; scoring is the
-// real toy.Evaluate) into a 3-run table 1:
+// real toy2d.Evaluate) into a 3-run table 1:
 //
 //   - α = 1.7, run 1: DLPM training hits a NaN loss at step 812, so the
 //     DLPM and DLIM cells both lose that run;
@@ -45,7 +45,7 @@ func TestFailedRunsAreRecorded(t *testing.T) {
 		}
 	}
 	st := stages{
-		train: func(_ context.Context, tc toy.TrainConfig) (*toy.Trained, error) {
+		train: func(_ context.Context, tc toy2d.TrainConfig) (*toy2d.Trained, error) {
 			r := runOf[tc.Seed]
 			switch {
 			case tc.Method == losses.DLPM && tc.Alpha == 1.7 && r == 1,
@@ -53,10 +53,10 @@ func TestFailedRunsAreRecorded(t *testing.T) {
 				return nil, fmt.Errorf("toy: step 812: %w: loss = NaN", nn.ErrNonFinite)
 			}
 			tc.Data.N = c.N
-			data, err := toy.Dataset(tc)
-			return &toy.Trained{Config: tc, Data: data}, err
+			data, err := toy2d.Dataset(tc)
+			return &toy2d.Trained{Config: tc, Data: data}, err
 		},
-		sample: func(tr *toy.Trained, sc toy.SampleConfig) ([]float32, error) {
+		sample: func(tr *toy2d.Trained, sc toy2d.SampleConfig) ([]float32, error) {
 			r := runOf[tr.Config.Seed]
 			if sc.Sampler == samplers.DLIM && tr.Config.Alpha == 2 {
 				return nil, fmt.Errorf("samplers: DLIM diverged")
@@ -69,8 +69,8 @@ func TestFailedRunsAreRecorded(t *testing.T) {
 			}
 			return gen, nil
 		},
-		evaluate: func(dataset string, real, gen []float32, seed uint64) (toy.Scores, error) {
-			return toy.Evaluate(dataset, real, gen, seed, toy.TableMetric)
+		evaluate: func(dataset string, real, gen []float32, seed uint64) (toy2d.Scores, error) {
+			return toy2d.Evaluate(dataset, real, gen, seed, toy2d.TableMetric)
 		},
 	}
 	var mu sync.Mutex

@@ -1,4 +1,4 @@
-package toy
+package toy2d
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"github.com/levy-ml/levy/data2d"
 	"github.com/levy-ml/levy/losses"
 	"github.com/levy-ml/levy/nn"
 	"github.com/levy-ml/levy/nn/mlp"
 	"github.com/levy-ml/levy/noise"
+	"github.com/levy-ml/levy/toy2d/data"
 )
 
 // TrainConfig describes one 2-D training run.
