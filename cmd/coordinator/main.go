@@ -19,9 +19,9 @@ import (
 
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/internal/cli"
+	"github.com/levy-ml/levy/internal/localcluster"
 	"github.com/levy-ml/levy/internal/obs"
 	"github.com/levy-ml/levy/job"
-	"github.com/levy-ml/levy/local"
 )
 
 func main() {
@@ -121,7 +121,7 @@ func run() error {
 				fmt.Printf("run directory %s (%s holds an earlier run; continue that one with --resume %s)\n", cfg.RunDir, earlier, earlier)
 			}
 		}
-		res, err = local.Run(ctx, local.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password, Registry: reg})
+		res, err = localcluster.Run(ctx, localcluster.Config{Coordinator: cfg, Sampler: !*noSampler, Log: log, User: auth.User, Password: auth.Password, Registry: reg})
 		if err != nil && cfg.RunDir != "" {
 			// If empty, the next run may use the directory again; if not (or
 			// on any failure), it stays as it is.

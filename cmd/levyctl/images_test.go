@@ -12,8 +12,8 @@ import (
 
 	"github.com/levy-ml/levy/coordinator"
 	"github.com/levy-ml/levy/imagedata"
+	"github.com/levy-ml/levy/internal/localcluster"
 	"github.com/levy-ml/levy/job"
-	"github.com/levy-ml/levy/local"
 )
 
 // TestClassifierThenSampleGrid: levyctl classifier trains a feature
@@ -42,7 +42,7 @@ func TestClassifierThenSampleGrid(t *testing.T) {
 	cc.Job, cc.Workers, cc.RunsDir, cc.Progress = s, 2, runs, nil
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := local.Run(ctx, local.Config{Coordinator: cc})
+	res, err := localcluster.Run(ctx, localcluster.Config{Coordinator: cc})
 	if err != nil {
 		t.Fatal(err)
 	}

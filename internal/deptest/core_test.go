@@ -6,17 +6,17 @@ const mod = "github.com/levy-ml/levy"
 
 // The numeric core never touches the distributed layer (DEVELOPERS.md).
 var distributed = map[string]string{
-	"github.com/nats-io":        "the numeric core must not know about the message bus",
-	"github.com/hashicorp/raft": "the numeric core must not know about consensus",
-	"go.uber.org/zap":           "the numeric core never logs",
-	mod + "/allreduce":          "distributed layer",
-	mod + "/worker":             "distributed layer",
-	mod + "/coordinator":        "distributed layer",
-	mod + "/checkpoint":         "distributed layer (storage)",
-	mod + "/internal/wire":      "distributed layer (wire messages)",
-	mod + "/local":              "distributed layer (in-process cluster)",
-	mod + "/job":                "distributed layer (job specs)",
-	"gorgonia.org/cu":           "GPU code lives behind the cuda build tag",
+	"github.com/nats-io":           "the numeric core must not know about the message bus",
+	"github.com/hashicorp/raft":    "the numeric core must not know about consensus",
+	"go.uber.org/zap":              "the numeric core never logs",
+	mod + "/allreduce":             "distributed layer",
+	mod + "/worker":                "distributed layer",
+	mod + "/coordinator":           "distributed layer",
+	mod + "/checkpoint":            "distributed layer (storage)",
+	mod + "/internal/wire":         "distributed layer (wire messages)",
+	mod + "/internal/localcluster": "distributed layer (in-process cluster)",
+	mod + "/job":                   "distributed layer (job specs)",
+	"gorgonia.org/cu":              "GPU code lives behind the cuda build tag",
 }
 
 func TestCoreImports(t *testing.T) {
@@ -71,13 +71,13 @@ func TestCoordinatorIsPureGo(t *testing.T) {
 // checkpoint files, nothing else of the distributed layer.
 func TestEngineIsBelowTheServices(t *testing.T) {
 	bad := map[string]string{
-		"github.com/nats-io":        "the engine must not know about the message bus",
-		"github.com/hashicorp/raft": "the engine must not know about consensus",
-		"go.uber.org/zap":           "the engine never logs; its callers do",
-		mod + "/allreduce":          "the caller all-reduces the engine's buckets",
-		mod + "/worker":             "the services are above the engine",
-		mod + "/coordinator":        "the services are above the engine",
-		mod + "/local":              "the services are above the engine",
+		"github.com/nats-io":           "the engine must not know about the message bus",
+		"github.com/hashicorp/raft":    "the engine must not know about consensus",
+		"go.uber.org/zap":              "the engine never logs; its callers do",
+		mod + "/allreduce":             "the caller all-reduces the engine's buckets",
+		mod + "/worker":                "the services are above the engine",
+		mod + "/coordinator":           "the services are above the engine",
+		mod + "/internal/localcluster": "the services are above the engine",
 	}
 	for _, p := range []string{"engine", "engine/enginetest"} {
 		t.Run(p, func(t *testing.T) { Check(t, mod+"/"+p, bad) })

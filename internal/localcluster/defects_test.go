@@ -1,4 +1,4 @@
-package local
+package localcluster
 
 // Regression tests of the protocol defects reproduced against the old
 // protocol on branch old-repro (REPRO.md there): defects 3 to 8 and 10.
