@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Recomputes docs/results/fashion-mnist.md's figures: the classifier, then
-# DLPM, LIM and DDPM trained with one budget (docs/jobs/fashion-mnist-*.yaml:
+# DLPM, LIM and DDPM trained with one budget (examples/fashion-mnist-*.yaml:
 # 1500 steps of 32 images, the 16-channel U-Net) on 2 workers through the
 # distributed path, then 256 samples of each (DLIM from the DLPM model)
 # scored with the classifier's features. About 2 hours on 2 cores.
@@ -10,7 +10,7 @@ go build -o /tmp/levy-coordinator ./cmd/coordinator
 go build -o /tmp/levyctl ./cmd/levyctl
 [ -f models/fashion-mnist-classifier.safetensors ] || /tmp/levyctl classifier --epochs 4 --lr 3e-3
 for m in dlpm lim ddpm; do
-  /usr/bin/time -f "%e s wall" /tmp/levy-coordinator --local --workers 2 --job docs/jobs/fashion-mnist-$m.yaml
+  /usr/bin/time -f "%e s wall" /tmp/levy-coordinator --local --workers 2 --job examples/fashion-mnist-$m.yaml
 done
 out=docs/results/fashion-mnist
 /tmp/levyctl sample --model runs/fashion-mnist-dlpm --sampler dlpm --steps 100 --n 256 --seed 7 --out $out/dlpm
