@@ -9,7 +9,7 @@ import (
 
 // ShippedClassifier is the feature network levy ships, written by
 // `levyctl classifier` (README, "Images").
-const ShippedClassifier = "../models/fashion-mnist-classifier.safetensors"
+const ShippedClassifier = "../weights/fashion-mnist-classifier.safetensors"
 
 // TestShippedClassifier: the shipped classifier classifies Fashion-MNIST's
 // 10 000 test images with at least 90% accuracy (the figure it recorded

@@ -15,7 +15,7 @@ import (
 func runClassifier(ctx context.Context, args []string) error {
 	fs := newFlags("classifier")
 	data := fs.String("data", "/usr/share/datasets/fashion-mnist", "directory of the Fashion-MNIST (or MNIST) IDX files")
-	out := fs.String("out", "models/fashion-mnist-classifier.safetensors", "where to write the classifier")
+	out := fs.String("out", "weights/fashion-mnist-classifier.safetensors", "where to write the classifier")
 	o := quality.DefaultTrainOptions()
 	fs.IntVar(&o.Epochs, "epochs", o.Epochs, "epochs over the training split")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "batch size")

@@ -19,7 +19,7 @@ usage:
   levyctl train  --method dlpm|lim|ddpm --alpha 1.7 --dataset grid9|sas2d [--steps N | --epochs E] --seed S --out DIR
   levyctl sample --model DIR --sampler dlpm|dlim|lim-sde|lim-ode|ddpm|ddim --steps K --n 15000 --seed S --out DIR2
   levyctl noise  --alpha A --n N --dim D [--non-isotropic] --seed S
-  levyctl classifier [--data DIR] [--epochs 3] [--out models/fashion-mnist-classifier.safetensors]
+  levyctl classifier [--data DIR] [--epochs 3] [--out weights/fashion-mnist-classifier.safetensors]
                  train the Fashion-MNIST classifier whose features score image samples (FD, precision/recall)
   levyctl repro  --table 1|2 --alpha 1.5,1.6,1.7,1.8,1.9,2.0 --methods dlpm,dlim,lim,ddpm --runs R [--json]
   levyctl verify CHECKPOINT|RUNDIR...

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/levy-coordinator ./cmd/coordinator
 go build -o /tmp/levyctl ./cmd/levyctl
-[ -f models/fashion-mnist-classifier.safetensors ] || /tmp/levyctl classifier --epochs 4 --lr 3e-3
+[ -f weights/fashion-mnist-classifier.safetensors ] || /tmp/levyctl classifier --epochs 4 --lr 3e-3
 for m in dlpm lim ddpm; do
   /usr/bin/time -f "%e s wall" /tmp/levy-coordinator --local --workers 2 --job examples/fashion-mnist-$m.yaml
 done
